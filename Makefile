@@ -1,0 +1,36 @@
+# Two entry points: `make reproduce` (install + main job) and `make test` (install + tests).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch that lies on the machine's disk; never let pip resolve an open range.
+TORCH ?= torch==2.13.0
+
+.PHONY: install reproduce test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test]" "$(TORCH)"
+	touch $@
+
+install: $(VENV)/.installed
+
+reproduce: install
+	$(BIN)/bsam reproduce $(ARGS)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	mkdir -p bench/out
+	for b in bench/bench_*.py; do $(BIN)/python $$b --json bench/out/$$(basename $$b .py).json || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from bsam.cli import main
+
+sys.exit(main())
