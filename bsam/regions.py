@@ -1,0 +1,201 @@
+"""Shot regions of an imbalanced regression target (many-, medium- and few-shot bins).
+
+Following the DIR benchmarks (Yang et al., ICML 2021), the target range is cut into bins of width
+``bin_width`` and each bin is classified by the number of *training* samples it holds:
+
+.. math::
+
+    \\text{region}(b) = \\begin{cases}
+        \\text{many}   & n_b > \\text{many} \\\\
+        \\text{few}    & n_b < \\text{few} \\\\
+        \\text{medium} & \\text{otherwise.}
+    \\end{cases}
+
+Test samples take the region of their bin; bins without any training sample are few-shot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bsam._bins import Binning, as_label_tensor
+
+__all__ = ["ShotRegions", "REGION_NAMES", "ALL_REGIONS", "MANY", "MEDIUM", "FEW"]
+
+MANY, MEDIUM, FEW = 0, 1, 2
+#: Region names in code order.
+REGION_NAMES: tuple[str, str, str] = ("many", "medium", "few")
+#: Region names including the union of all samples, in report order.
+ALL_REGIONS: tuple[str, str, str, str] = ("all", "many", "medium", "few")
+
+
+@dataclass(frozen=True, eq=False)
+class ShotRegions:
+    """Many/medium/few-shot classification of label bins, fitted on training labels.
+
+    Use :meth:`fit`; the constructor takes already computed bin counts.
+
+    Attributes
+    ----------
+    binning:
+        The bins (width, lower edge, number).
+    counts:
+        Training samples per bin (``np.int64``).
+    many, few:
+        Thresholds: a bin with more than ``many`` training samples is many-shot, one with fewer
+        than ``few`` is few-shot.
+    """
+
+    binning: Binning
+    counts: np.ndarray
+    many: int = 100
+    few: int = 20
+    bin_codes: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = np.asarray(self.counts, dtype=np.int64)
+        if counts.shape != (self.binning.num_bins,):
+            raise ValueError(
+                f"counts has shape {counts.shape}, expected ({self.binning.num_bins},) "
+                "(one count per bin)."
+            )
+        if self.few > self.many + 1:
+            raise ValueError(
+                f"Invalid thresholds: few={self.few} > many+1={self.many + 1}; a bin would be both "
+                "many- and few-shot. Use few <= many."
+            )
+        codes = np.full(counts.shape, MEDIUM, dtype=np.int64)
+        codes[counts > self.many] = MANY
+        codes[counts < self.few] = FEW
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "bin_codes", codes)
+
+    @classmethod
+    def fit(
+        cls,
+        train_labels: torch.Tensor | np.ndarray | Sequence[float],
+        bin_width: float = 1.0,
+        many: int = 100,
+        few: int = 20,
+        *,
+        lower: float | None = None,
+        upper: float | None = None,
+    ) -> ShotRegions:
+        """Count training labels per bin and classify the bins.
+
+        Parameters
+        ----------
+        train_labels:
+            Training targets of any shape (scalar targets or dense maps); NaN/inf are refused.
+        bin_width:
+            Width of a bin (1 year for age, 0.1 m for depth).
+        many, few:
+            A bin with ``> many`` training samples is many-shot, ``< few`` few-shot.
+        lower, upper:
+            Range the bins must cover (default: the training labels' range). Give the benchmark's
+            full range so that test labels beyond the training range still have a bin.
+        """
+        labels = as_label_tensor(train_labels, "train_labels")
+        binning = Binning.fit(labels, bin_width, lower=lower, upper=upper)
+        return cls(binning, binning.counts(labels), int(many), int(few))
+
+    # -- look-ups ------------------------------------------------------------------------------
+    @property
+    def bin_width(self) -> float:
+        """Width of a bin."""
+        return self.binning.bin_width
+
+    @property
+    def lower(self) -> float:
+        """Left edge of the first bin."""
+        return self.binning.lower
+
+    @property
+    def num_bins(self) -> int:
+        """Number of bins."""
+        return self.binning.num_bins
+
+    def bin_index(self, labels: torch.Tensor) -> torch.Tensor:
+        """Bin of every label (``torch.long``, same shape and device as ``labels``)."""
+        labels = as_label_tensor(labels)
+        return self.binning.index(labels).to(labels.device)
+
+    def of(self, labels: torch.Tensor) -> torch.Tensor:
+        """Region code of every label: 0 many, 1 medium, 2 few (see :data:`REGION_NAMES`)."""
+        idx = self.bin_index(labels)
+        codes = torch.as_tensor(self.bin_codes, device=idx.device)
+        return codes[idx]
+
+    def masks(
+        self, labels: torch.Tensor, names: Sequence[str] = ALL_REGIONS
+    ) -> dict[str, torch.Tensor]:
+        """Boolean mask of each named region ("all", "many", "medium", "few") over ``labels``."""
+        unknown = [n for n in names if n not in ALL_REGIONS]
+        if unknown:
+            raise ValueError(f"Unknown region name(s) {unknown}; choose from {list(ALL_REGIONS)}.")
+        codes = self.of(labels)
+        out = {}
+        for name in names:
+            if name == "all":
+                out[name] = torch.ones_like(codes, dtype=torch.bool)
+            else:
+                out[name] = codes == REGION_NAMES.index(name)
+        return out
+
+    def bins_in(self, region: str) -> np.ndarray:
+        """Indices of the bins of ``region``."""
+        if region == "all":
+            return np.arange(self.num_bins)
+        if region not in REGION_NAMES:
+            raise ValueError(f"Unknown region {region!r}; choose from {list(ALL_REGIONS)}.")
+        return np.flatnonzero(self.bin_codes == REGION_NAMES.index(region))
+
+    def summary(self) -> dict[str, int]:
+        """Number of non-empty training bins per region (empty bins are listed as ``"empty"``)."""
+        nonempty = self.counts > 0
+        out = {n: int(((self.bin_codes == i) & nonempty).sum()) for i, n in enumerate(REGION_NAMES)}
+        out["empty"] = int((~nonempty).sum())
+        return out
+
+    def describe(self) -> str:
+        """One line for logs and plot captions."""
+        s = self.summary()
+        return (
+            f"{self.num_bins} bins of width {self.bin_width:g} from {self.lower:g}: "
+            f"{s['many']} many-shot (> {self.many}), {s['medium']} medium, {s['few']} few-shot "
+            f"(< {self.few}), {s['empty']} empty (counted as few)"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ShotRegions):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # mutable numpy payload
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-safe description (inverse of :meth:`from_dict`)."""
+        return {
+            "kind": "ShotRegions",
+            **self.binning.to_dict(),
+            "many": self.many,
+            "few": self.few,
+            "counts": self.counts.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ShotRegions:
+        """Rebuild regions from :meth:`to_dict` output."""
+        try:
+            binning = Binning(float(data["bin_width"]), float(data["lower"]), int(data["num_bins"]))
+            return cls(binning, np.asarray(data["counts"], dtype=np.int64), int(data["many"]), int(data["few"]))
+        except KeyError as err:
+            raise ValueError(
+                f"Not a ShotRegions description: key {err} missing (expected the output of "
+                "ShotRegions.to_dict())."
+            ) from err

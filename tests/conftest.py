@@ -1,0 +1,32 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+os.environ.setdefault("BSAM_QUIET", "1")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+COUNTS_CSV = Path(__file__).resolve().parents[1] / "bsam" / "data" / "resources" / "agedb_dir_label_counts.csv"
+
+
+@pytest.fixture(scope="session")
+def agedb_counts() -> dict[str, np.ndarray]:
+    """AgeDB-DIR per-age counts: ``{"age", "train", "val", "test"}`` as integer arrays."""
+    with COUNTS_CSV.open() as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: np.array([int(r[k]) for r in rows]) for k in ("age", "train", "val", "test")}
+
+
+@pytest.fixture(scope="session")
+def agedb_train_labels(agedb_counts) -> torch.Tensor:
+    """The AgeDB-DIR training labels (one per sample), as float tensor."""
+    return torch.tensor(np.repeat(agedb_counts["age"], agedb_counts["train"]), dtype=torch.float32)
