@@ -1,0 +1,122 @@
+"""Render result tables as Markdown, CSV and LaTeX from one list of rows.
+
+A table is a list of dicts (one per row) plus the column keys to show; numbers are formatted with
+``floatfmt``, NaN is shown as an en dash, and a ``(mean, std)`` tuple as ``mean ± std``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bsam._io import atomic_path
+
+__all__ = ["format_cell", "to_markdown", "to_csv", "to_latex", "write_table"]
+
+
+def format_cell(value: object, floatfmt: str = ".3f") -> str:
+    """Text of one cell: floats with ``floatfmt``, NaN as "–", ``(mean, std)`` as "mean ± std"."""
+    if isinstance(value, tuple) and len(value) == 2:
+        mean, std = value
+        if std is None or (isinstance(std, float) and math.isnan(std)):
+            return format_cell(mean, floatfmt)
+        return f"{format_cell(mean, floatfmt)} ± {format_cell(std, floatfmt)}"
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else format(value, floatfmt)
+    return str(value)
+
+
+def _headers(columns: Sequence[str], headers: Mapping[str, str] | None) -> list[str]:
+    headers = headers or {}
+    return [headers.get(c, c) for c in columns]
+
+
+def to_markdown(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    floatfmt: str = ".3f",
+) -> str:
+    """A GitHub-flavoured Markdown table (first column left-aligned, the others right-aligned)."""
+    head = _headers(columns, headers)
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] + ["---:"] * (len(columns) - 1)) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(format_cell(row.get(c), floatfmt) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def to_csv(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
+    """CSV text with full-precision numbers; ``(mean, std)`` cells become ``<col>_mean``/``<col>_std``."""
+    flat_cols: list[str] = []
+    for c in columns:
+        if any(isinstance(r.get(c), tuple) for r in rows):
+            flat_cols += [f"{c}_mean", f"{c}_std"]
+        else:
+            flat_cols.append(c)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(flat_cols)
+    for row in rows:
+        out = []
+        for c in columns:
+            v = row.get(c)
+            if f"{c}_mean" in flat_cols:
+                out += list(v) if isinstance(v, tuple) else [v, ""]
+            else:
+                out.append(v)
+        writer.writerow(["" if v is None else v for v in out])
+    return buf.getvalue()
+
+
+def to_latex(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    floatfmt: str = ".2f",
+    caption: str = "",
+) -> str:
+    """A ``booktabs`` LaTeX tabular (with ``$\\pm$`` for standard deviations)."""
+    def esc(text: str) -> str:
+        return text.replace("_", r"\_").replace("%", r"\%").replace("±", r"$\pm$").replace("–", "--")
+
+    spec = "l" + "r" * (len(columns) - 1)
+    lines = [r"\begin{table}[t]", r"\centering"]
+    if caption:
+        lines.append(rf"\caption{{{esc(caption)}}}")
+    lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(esc(h) for h in _headers(columns, headers)) + r" \\", r"\midrule"]
+    for row in rows:
+        lines.append(" & ".join(esc(format_cell(row.get(c), floatfmt)) for c in columns) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(
+    stem: str | Path,
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    floatfmt: str = ".3f",
+    caption: str = "",
+) -> dict[str, Path]:
+    """Write ``stem.md``, ``stem.csv`` and ``stem.tex`` atomically; return the paths by format."""
+    stem = Path(stem)
+    texts = {
+        "md": to_markdown(rows, columns, headers=headers, floatfmt=floatfmt) + "\n",
+        "csv": to_csv(rows, columns),
+        "tex": to_latex(rows, columns, headers=headers, floatfmt=floatfmt, caption=caption),
+    }
+    paths = {}
+    for ext, text in texts.items():
+        path = stem.with_suffix(f".{ext}")
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+        paths[ext] = path
+    return paths
