@@ -1,0 +1,160 @@
+"""ImbSAM: sharpness-aware minimization restricted to the tail of the target distribution.
+
+ImbSAM (Zhou et al., "ImbSAM: A Closer Look at Sharpness-Aware Minimization in Class-Imbalanced
+Recognition", ICCV 2023) applies the SAM perturbation to the tail classes only. For regression,
+the tail is the set of samples whose target falls in a bin with fewer than 20 training samples
+(the few-shot region, :class:`bsam.regions.ShotRegions`). With a batch of ``N`` samples, per-sample
+losses ``l_i``, optional weights ``w_i`` and the tail set ``T``:
+
+.. math::
+
+    L_H(\\theta) = \\frac{1}{N} \\sum_{i \\notin T} w_i \\ell_i(\\theta), \\qquad
+    L_T(\\theta) = \\frac{1}{N} \\sum_{i \\in T} w_i \\ell_i(\\theta),
+
+so that :math:`L_H + L_T` is the (weighted) batch mean loss. The update direction is
+
+.. math::
+
+    \\nabla L_H(\\theta) + \\nabla L_T(\\theta + \\epsilon_T), \\qquad
+    \\epsilon_T = \\rho \\, \\nabla L_T(\\theta) / \\|\\nabla L_T(\\theta)\\|_2 .
+
+A batch without tail samples gives a plain step on :math:`L_H` (and ``eps = 0``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from bsam.optim.sam import SAM, ParamsT
+
+__all__ = ["ImbSAM"]
+
+
+class ImbSAM(SAM):
+    """Imbalanced SAM (Zhou et al., ICCV 2023): SAM on the tail part of the loss only.
+
+    Pseudocode of one step (``head``/``tail`` are the two parts of the batch loss, each a sum
+    over its samples divided by the batch size ``N``)::
+
+        g_H = grad head(theta)                 # backward of the head part; save_head_grad()
+        g_T = grad tail(theta)                 # backward of the tail part
+        eps = rho * g_T / ||g_T||_2            # first_step()
+        g_T' = grad tail(theta + eps)          # backward of the tail part at theta + eps
+        theta <- base_update(theta, g_H + g_T')  # second_step(): copy theta back, add g_H, step
+
+    Parameters
+    ----------
+    params : iterable of tensors or of dicts
+        Parameters to optimise, or parameter groups.
+    base_optimizer : type of torch.optim.Optimizer
+        The optimizer that makes the update (e.g. ``torch.optim.SGD``).
+    rho : float, default 0.05
+        Radius of the tail perturbation; must be > 0.
+    **base_kwargs
+        Passed to ``base_optimizer``.
+
+    Notes
+    -----
+    :func:`bsam.optim.imbsam_step` runs a whole step from a ``tail_mask``; ``step(closure)``
+    takes a closure returning ``(head_loss, tail_loss)`` *without* calling backward.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        base_optimizer: Callable[..., Optimizer],
+        rho: float = 0.05,
+        **base_kwargs: Any,
+    ) -> None:
+        super().__init__(params, base_optimizer, rho=rho, adaptive=False, **base_kwargs)
+
+    @torch.no_grad()
+    def save_head_grad(self, zero_grad: bool = True) -> None:
+        """Save the current gradients as the head-part gradient ``g_H`` (added in second_step).
+
+        Parameters
+        ----------
+        zero_grad : bool, default True
+            Set the gradients to ``None`` afterwards, ready for the tail backward pass.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                if p.grad is None:
+                    state["head_grad_set"] = False
+                    continue
+                buf = state.get("head_grad")
+                if buf is None or buf.shape != p.grad.shape:
+                    state["head_grad"] = p.grad.detach().clone()
+                else:
+                    buf.copy_(p.grad)
+                state["head_grad_set"] = True
+        if zero_grad:
+            self.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def second_step(self, zero_grad: bool = False) -> None:
+        """Restore ``theta`` (copy back), add the saved head gradient, take the base step.
+
+        Parameters
+        ----------
+        zero_grad : bool, default False
+            Set the gradients to ``None`` after the base step.
+        """
+        self.restore()
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state.get(p)
+                if not state or not state.get("head_grad_set"):
+                    continue
+                if p.grad is None:
+                    p.grad = state["head_grad"].clone()
+                else:
+                    p.grad.add_(state["head_grad"])
+                state["head_grad_set"] = False
+        self.base_optimizer.step()
+        if zero_grad:
+            self.zero_grad(set_to_none=True)
+
+    def step(  # type: ignore[override]
+        self, closure: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
+    ) -> torch.Tensor:
+        """Run a whole ImbSAM step.
+
+        Parameters
+        ----------
+        closure : callable
+            Runs the forward pass and returns ``(head_loss, tail_loss)`` (scalars with graph,
+            each a sum over its samples divided by the batch size), *without* calling backward.
+            It is called twice (at ``theta`` and at ``theta + eps``). A ``tail_loss`` that does
+            not require grad (no tail sample) gives a plain step on the head part.
+
+        Returns
+        -------
+        torch.Tensor
+            ``head_loss + tail_loss`` at ``theta``, detached.
+        """
+        if closure is None:
+            raise ValueError(
+                "ImbSAM.step needs a closure returning (head_loss, tail_loss) without backward"
+            )
+        self.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            head, tail = closure()
+            if not tail.requires_grad:
+                head.backward()
+                self.base_optimizer.step()
+                return (head + tail).detach()
+            head.backward(retain_graph=True)
+            self.save_head_grad(zero_grad=True)
+            tail.backward()
+        self.first_step(zero_grad=True)
+        with torch.enable_grad():
+            _, tail_perturbed = closure()
+            tail_perturbed.backward()
+        self.second_step()
+        return (head + tail).detach()
