@@ -310,7 +310,8 @@ def sam_step(
     optimizer.zero_grad(set_to_none=True)
     with running_stats_frozen(model, bn_mode in ("second", "none")):
         pred = model(inputs)
-        perturb_values = _evaluate(perturb_fn, pred, targets, "perturb_loss")
+        perturb_name = "descent_loss" if perturb_loss is None else "perturb_loss"
+        perturb_values = _evaluate(perturb_fn, pred, targets, perturb_name)
         perturb_objective = weighted_mean(perturb_values, perturb_weights)
         perturb_objective.backward()
     with torch.no_grad():

@@ -1,0 +1,153 @@
+"""ImbSAM against its closed form on a linear model; edge cases (empty / full tail); errors."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from bsam.optim import SAM, ImbSAM, imbsam_step, plain_step, sam_step
+
+DTYPE = torch.float64
+
+
+def _problem(n: int = 12, d: int = 3, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=gen, dtype=DTYPE)
+    y = torch.randn(n, generator=gen, dtype=DTYPE)
+    w = torch.rand(n, generator=gen, dtype=DTYPE) + 0.5
+    torch.manual_seed(seed)
+    return nn.Linear(d, 1).to(DTYPE), x, y, w
+
+
+def _theta(model: nn.Linear) -> torch.Tensor:
+    return torch.cat([model.weight.detach().reshape(-1), model.bias.detach()])
+
+
+def _part_grad(theta, x, y, v, mask):
+    """d/dtheta (1/N) sum_{i in mask} v_i r_i^2 = (2/N) sum_{i in mask} v_i r_i [x_i, 1]."""
+    r = x @ theta[:-1] + theta[-1] - y
+    design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    return 2 * (mask * v * r) @ design / len(y)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_imbsam_equals_closed_form(weighted):
+    model, x, y, w = _problem()
+    v = w if weighted else torch.ones_like(y)
+    tail = torch.tensor([i % 4 == 0 for i in range(len(y))])
+    head_m, tail_m = (~tail).to(DTYPE), tail.to(DTYPE)
+    rho, lr, mu = 0.25, 0.1, 0.9
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=rho, lr=lr, momentum=mu)
+    theta, buf = _theta(model), None
+    for _ in range(3):
+        g_head = _part_grad(theta, x, y, v, head_m)
+        g_tail = _part_grad(theta, x, y, v, tail_m)
+        perturbed = theta + rho * g_tail / g_tail.norm()
+        g = g_head + _part_grad(perturbed, x, y, v, tail_m)
+        buf = g if buf is None else mu * buf + g
+        expected = theta - lr * buf
+
+        result = imbsam_step(
+            model, opt, x, y, "mse", tail_mask=tail, weights=w if weighted else None
+        )
+
+        torch.testing.assert_close(_theta(model), expected, rtol=0, atol=1e-12)
+        r2 = (x @ theta[:-1] + theta[-1] - y) ** 2
+        r2_perturbed = (x @ perturbed[:-1] + perturbed[-1] - y) ** 2
+        assert result.loss == pytest.approx(float((v * r2).mean()), rel=1e-12)
+        assert result.perturb_loss == pytest.approx(
+            float((tail_m * v * r2).sum() / len(y)), rel=1e-12
+        )
+        assert result.grad_norm == pytest.approx(float(g_tail.norm()), rel=1e-12)
+        expected_perturbed = float(((head_m * r2 + tail_m * r2_perturbed) * v).sum() / len(y))
+        assert result.perturbed_loss == pytest.approx(expected_perturbed, rel=1e-12)
+        theta = expected
+
+
+def test_empty_tail_is_a_plain_step_on_the_head():
+    model, x, y, w = _problem(seed=1)
+    twin = copy.deepcopy(model)
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1, momentum=0.9)
+    twin_opt = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    no_tail = torch.zeros(len(y), dtype=torch.bool)
+    for _ in range(3):
+        a = imbsam_step(model, opt, x, y, "l1", tail_mask=no_tail, weights=w)
+        b = plain_step(twin, twin_opt, x, y, "l1", weights=w)
+        torch.testing.assert_close(_theta(model), _theta(twin), rtol=0, atol=1e-12)
+        assert a.loss == pytest.approx(b.loss, rel=1e-12)
+        assert a.grad_norm == 0.0 and a.perturb_loss == 0.0
+
+
+def test_all_tail_is_sam():
+    model, x, y, _ = _problem(seed=2)
+    twin = copy.deepcopy(model)
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=0.2, lr=0.1)
+    twin_opt = SAM(twin.parameters(), torch.optim.SGD, rho=0.2, lr=0.1)
+    all_tail = torch.ones(len(y), dtype=torch.bool)
+    for _ in range(3):
+        a = imbsam_step(model, opt, x, y, "mse", tail_mask=all_tail)
+        b = sam_step(twin, twin_opt, x, y, "mse")
+        torch.testing.assert_close(_theta(model), _theta(twin), rtol=0, atol=1e-12)
+        assert a.grad_norm == pytest.approx(b.grad_norm, rel=1e-12)
+
+
+def test_step_with_closure_equals_imbsam_step():
+    model, x, y, _ = _problem(seed=3)
+    twin = copy.deepcopy(model)
+    tail = torch.arange(len(y)) % 3 == 1
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=0.2, lr=0.1)
+    twin_opt = ImbSAM(twin.parameters(), torch.optim.SGD, rho=0.2, lr=0.1)
+
+    def closure():
+        err = (twin(x).squeeze(1) - y) ** 2
+        return err[~tail].sum() / len(y), err[tail].sum() / len(y)
+
+    for _ in range(2):
+        imbsam_step(model, opt, x, y, "mse", tail_mask=tail)
+        twin_opt.step(closure)
+        torch.testing.assert_close(_theta(model), _theta(twin), rtol=0, atol=1e-12)
+
+
+def test_dense_targets_per_sample_mask_broadcasts():
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(4, 1, 3, 3, generator=gen, dtype=DTYPE)
+    y = torch.randn(4, 3, 3, generator=gen, dtype=DTYPE)
+    torch.manual_seed(0)
+    model = nn.Conv2d(1, 1, 3, padding=1).to(DTYPE)
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        err = (model(x).squeeze(1) - y).abs()
+    per_sample = torch.tensor([True, False, False, True])
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    twin_opt = ImbSAM(twin.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    a = imbsam_step(model, opt, x, y, "l1", tail_mask=per_sample)
+    b = imbsam_step(twin, twin_opt, x, y, "l1", tail_mask=per_sample[:, None, None].expand(4, 3, 3))
+    assert a == b
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(p, q)
+    assert a.loss == pytest.approx(float(err.mean()), rel=1e-12)  # mean over all 36 pixels
+    assert a.perturb_loss == pytest.approx(float(err[per_sample].sum() / 36), rel=1e-12)
+
+
+def test_invalid_tail_mask_and_optimizer_raise():
+    model, x, y, _ = _problem()
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    with pytest.raises(
+        ValueError, match="tail_mask must be a boolean tensor, got dtype torch.float32"
+    ):
+        imbsam_step(model, opt, x, y, "l1", tail_mask=torch.zeros(len(y)))
+    with pytest.raises(
+        ValueError, match=r"tail_mask has shape \(5,\) but the targets have shape \(12,\)"
+    ):
+        imbsam_step(model, opt, x, y, "l1", tail_mask=torch.zeros(5, dtype=torch.bool))
+    with pytest.raises(TypeError, match="imbsam_step needs an ImbSAM optimizer, got SAM"):
+        imbsam_step(
+            model, SAM(model.parameters(), torch.optim.SGD, lr=0.1), x, y, "l1", tail_mask=y > 0
+        )
+    with pytest.raises(TypeError, match="got ImbSAM; .* imbsam_step for ImbSAM"):
+        sam_step(model, opt, x, y, "l1")
+    with pytest.raises(ValueError, match="Invalid rho value: 0"):
+        ImbSAM(model.parameters(), torch.optim.SGD, rho=0, lr=0.1)
