@@ -1,0 +1,45 @@
+"""Registry of model builders; any ``nn.Module`` works with the rest of the toolkit too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from bsam.models.mlp import mlp
+from bsam.models.resnet import resnet8, resnet18
+
+__all__ = ["MODELS", "register_model", "build_model"]
+
+#: Model name -> builder ``(**kwargs) -> nn.Module``.
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "resnet18": resnet18,
+    "resnet8": resnet8,
+    "mlp": mlp,
+}
+
+
+def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator adding a builder to :data:`MODELS` under ``name``."""
+
+    def deco(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in MODELS:
+            raise ValueError(f"Model {name!r} is already registered.")
+        MODELS[name] = builder
+        return builder
+
+    return deco
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build the registered model ``name`` with keyword arguments ``kwargs``.
+
+    Examples
+    --------
+    >>> build_model("resnet8")(__import__("torch").zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 1])
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; choose from {sorted(MODELS)}.")
+    return MODELS[name](**kwargs)
