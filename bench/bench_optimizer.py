@@ -1,6 +1,7 @@
 """Benchmark: time per training step of SGD, SAM and BSAM on a small ResNet (CPU).
 
-One step of ``bsam.models.build_model("resnet8")`` on a batch of 256 RGB 32x32 images with scalar targets and the L1 loss:
+One step of ``bsam.models.build_model("resnet8")`` on a batch of 256 RGB 32x32 images with
+scalar targets and the L1 loss:
 
 * ``sgd``:  :func:`bsam.optim.plain_step` with ``torch.optim.SGD`` (one forward, one backward);
 * ``sam``:  :func:`bsam.optim.sam_step` with :class:`bsam.optim.SAM` (two of each);
@@ -10,7 +11,8 @@ One step of ``bsam.models.build_model("resnet8")`` on a batch of 256 RGB 32x32 i
 
 The three are timed round-robin (one step of each per repeat, in rotating order, so load on a
 shared machine hits them alike) after warm-up; the medians are reported. Prints and writes
-(``--json OUT``) ``{"sgd_step_ms", "sam_step_ms", "bsam_step_ms", "bsam_over_sam", "bsam_over_sgd", "config"}``.
+(``--json OUT``) ``{"sgd_step_ms", "sam_step_ms", "bsam_step_ms", "bsam_over_sam",
+"bsam_over_sgd", "config"}``.
 Targets: ``bsam_over_sam <= 1.05``, ``bsam_over_sgd <= 2.1``.
 """
 
