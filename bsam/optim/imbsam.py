@@ -116,7 +116,7 @@ class ImbSAM(SAM):
                 else:
                     p.grad.add_(state["head_grad"])
                 state["head_grad_set"] = False
-        self.base_optimizer.step()
+        self.base_step()
         if zero_grad:
             self.zero_grad(set_to_none=True)
 
@@ -147,7 +147,7 @@ class ImbSAM(SAM):
             head, tail = closure()
             if not tail.requires_grad:
                 head.backward()
-                self.base_optimizer.step()
+                self.base_step()
                 return (head + tail).detach()
             head.backward(retain_graph=True)
             self.save_head_grad(zero_grad=True)

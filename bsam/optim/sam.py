@@ -10,8 +10,8 @@ SAM (Foret et al., ICLR 2021) minimises the worst-case loss in a ball of radius 
 and updates with the gradient taken at :math:`\\theta + \\hat\\epsilon`. BSAM (Liu, Wang, Duan, Li,
 "Balanced Sharpness-Aware Minimization for Imbalanced Regression", ICCV 2025) uses the same
 perturbation rule, with :math:`g = g_w` the gradient of the *balance-weighted* loss
-:math:`(1/N) \\sum_i w_i \\ell_i`. The weighting lives entirely in the loss of the first pass, so the
-optimizer class is the same for both; :func:`bsam.optim.sam_step` builds the two losses.
+:math:`(1/N) \\sum_i w_i \\ell_i`. The weighting lives entirely in the loss of the first pass,
+so the optimizer class is the same for both; :func:`bsam.optim.sam_step` builds the two losses.
 """
 
 from __future__ import annotations
@@ -204,11 +204,23 @@ class SAM(Optimizer):
             Set the gradients to ``None`` after the base step.
         """
         self.restore()
-        self.base_optimizer.step()
+        self.base_step()
         if zero_grad:
             self.zero_grad(set_to_none=True)
 
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:  # type: ignore[override]
+    def base_step(self) -> None:
+        """Take the base optimizer's step with the current gradients (no perturbation).
+
+        Also marks the wrapper as stepped for an attached ``torch.optim.lr_scheduler``, which
+        otherwise warns that the scheduler stepped before the optimizer when the update is made
+        through :meth:`second_step` rather than :meth:`step`.
+        """
+        self.base_optimizer.step()
+        self._opt_called = True  # the flag torch's LR schedulers read
+
+    def step(  # type: ignore[override]
+        self, closure: Callable[[], torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Run a whole SAM step: closure at ``theta``, perturb, closure at ``theta + eps``, update.
 
         Parameters
@@ -242,9 +254,16 @@ class SAM(Optimizer):
         return self.base_optimizer.state_dict()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state dict written by :meth:`state_dict` (base state and param-group options)."""
+        """Load a state dict written by :meth:`state_dict` (base state and param-group options).
+
+        A state dict of the plain base optimizer (e.g. from a vanilla run) loads too: groups
+        without ``rho`` / ``adaptive`` take this optimizer's defaults.
+        """
         self.base_optimizer.load_state_dict(state_dict)
         self.param_groups = self.base_optimizer.param_groups
+        for group in self.param_groups:
+            group.setdefault("rho", self.defaults["rho"])
+            group.setdefault("adaptive", self.defaults["adaptive"])
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters (``None`` by default)."""

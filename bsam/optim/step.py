@@ -434,7 +434,7 @@ def imbsam_step(
             optimizer.save_head_grad(zero_grad=True)
             tail_loss.backward()
     if not has_tail:
-        optimizer.base_optimizer.step()
+        optimizer.base_step()
         value = float(head.detach())
         return StepResult(loss=value, perturb_loss=0.0, grad_norm=0.0, perturbed_loss=value)
 

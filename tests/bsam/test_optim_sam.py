@@ -319,3 +319,20 @@ def test_state_dict_round_trip_continues_bit_identically(base, kwargs):
     run(fresh, fresh_opt, 3)
     for p, u in zip(fresh.parameters(), uninterrupted):
         assert torch.equal(p.detach(), u)
+
+
+def test_plain_base_optimizer_state_loads_with_default_rho():
+    x, y = _data()
+    model = _mlp()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sgd.zero_grad()
+    ((model(x).squeeze(1) - y) ** 2).mean().backward()
+    sgd.step()
+    opt = BSAM(model.parameters(), torch.optim.SGD, rho=0.3, lr=0.05, momentum=0.9)
+    opt.load_state_dict(sgd.state_dict())
+    assert opt.param_groups[0]["rho"] == 0.3 and opt.param_groups[0]["adaptive"] is False
+    p0 = next(model.parameters())
+    torch.testing.assert_close(
+        opt.base_optimizer.state[p0]["momentum_buffer"], sgd.state[p0]["momentum_buffer"]
+    )
+    opt.step(_closure(model, opt, x, y))  # runs: the groups have everything first_step needs

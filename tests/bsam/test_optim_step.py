@@ -1,4 +1,4 @@
-"""One-call steps (plain_step, sam_step) against hand-computed gradients; BatchNorm modes; errors."""
+"""One-call steps (plain_step, sam_step) against hand-computed gradients; BN modes; errors."""
 
 from __future__ import annotations
 
@@ -231,3 +231,13 @@ def test_nan_input_raises_before_perturbing():
     with pytest.raises(FloatingPointError, match="Non-finite gradient norm in SAM first_step: nan"):
         sam_step(model, opt, x, y, "l1")
     assert torch.equal(_theta(model), before)
+
+
+def test_lr_scheduler_sees_the_update_made_by_sam_step(recwarn):
+    model, x, y, _ = _linear_problem()
+    opt = BSAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    sam_step(model, opt, x, y, "l1")
+    sched.step()
+    assert not [w for w in recwarn if "lr_scheduler.step()" in str(w.message)]
+    assert opt.base_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
