@@ -131,7 +131,8 @@ class SAM(Optimizer):
         if not norms:
             return torch.zeros(())
         device = norms[0].device
-        return torch.linalg.vector_norm(torch.stack([n.to(device) for n in norms]), 2)
+        dtype = norms[0].dtype
+        return torch.linalg.vector_norm(torch.stack([n.to(device, dtype) for n in norms]), 2)
 
     @torch.no_grad()
     def first_step(self, zero_grad: bool = False) -> torch.Tensor:

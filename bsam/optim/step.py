@@ -181,7 +181,8 @@ def _global_grad_norm(optimizer: Optimizer) -> float:
     if not norms:
         return 0.0
     device = norms[0].device
-    return float(torch.linalg.vector_norm(torch.stack([n.to(device) for n in norms]), 2))
+    stacked = torch.stack([n.to(device, norms[0].dtype) for n in norms])
+    return float(torch.linalg.vector_norm(stacked, 2))
 
 
 # ---------------------------------------------------------------------------- steps
