@@ -10,9 +10,13 @@ scalar targets and the L1 loss:
   configuration, the most expensive one).
 
 The three are timed round-robin (one step of each per repeat, in rotating order, so load on a
-shared machine hits them alike) after warm-up; the medians are reported. Prints and writes
+shared machine hits them alike) after warm-up. The step times are medians over repeats; the
+ratios are medians of the per-repeat ratios (steps timed back to back), which are less sensitive
+to load that drifts during the run than ratios of medians. Prints and writes
 (``--json OUT``) ``{"sgd_step_ms", "sam_step_ms", "bsam_step_ms", "bsam_over_sam",
-"bsam_over_sgd", "config"}``.
+"bsam_over_sgd", "weighting_ms", "config"}``, where ``weighting_ms`` times the work BSAM adds to
+SAM on its own (weight lookup and two weighted means, averaged over 200 calls), a figure that
+load on the machine barely blurs.
 Targets: ``bsam_over_sam <= 1.05``, ``bsam_over_sgd <= 2.1``.
 """
 
@@ -28,6 +32,7 @@ from collections.abc import Callable
 import torch
 
 from bsam._io import write_json
+from bsam.losses import weighted_mean
 from bsam.models import build_model
 from bsam.optim import BSAM, SAM, plain_step, sam_step
 from bsam.weights import BalanceWeights
@@ -39,6 +44,26 @@ def _time(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return (time.perf_counter() - start) * 1e3
+
+
+def _paired_ratio(num: list[float], den: list[float]) -> float:
+    """Median over repeats of ``num[r] / den[r]`` (steps timed back to back in one repeat)."""
+    return statistics.median(a / b for a, b in zip(num, den))
+
+
+def _weighting_ms(balance: BalanceWeights, y: torch.Tensor, reps: int = 200) -> float:
+    """Extra time per step of the weighting alone: weight lookup + two weighted means."""
+    values = torch.rand_like(y)
+    start = time.perf_counter()
+    for _ in range(reps):
+        w = balance.weights(y)
+        weighted_mean(values, w), weighted_mean(values, w)
+    weighted = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(reps):
+        weighted_mean(values, None), weighted_mean(values, None)
+    plain = time.perf_counter() - start
+    return (weighted - plain) / reps * 1e3
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -93,8 +118,9 @@ def main(argv: list[str] | None = None) -> dict:
         "sgd_step_ms": round(med["sgd"], 3),
         "sam_step_ms": round(med["sam"], 3),
         "bsam_step_ms": round(med["bsam"], 3),
-        "bsam_over_sam": round(med["bsam"] / med["sam"], 4),
-        "bsam_over_sgd": round(med["bsam"] / med["sgd"], 4),
+        "bsam_over_sam": round(_paired_ratio(times["bsam"], times["sam"]), 4),
+        "bsam_over_sgd": round(_paired_ratio(times["bsam"], times["sgd"]), 4),
+        "weighting_ms": round(_weighting_ms(balance, y), 4),
         "config": {
             "model": "resnet8",
             "batch": args.batch,
