@@ -1,0 +1,329 @@
+"""Loss-surface figures per shot region (Li et al., NeurIPS 2018; the BSAM paper's Figure 1).
+
+Every function takes a :class:`landscape.SurfaceResult` (``landscape.read_surface(path)``) and
+returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, any backend;
+notebooks display it). Grids are indexed ``[i, j]`` with ``i`` along the x direction; the plots put
+x horizontally. Points not computed yet (NaN) are left blank.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from bsam._io import atomic_path
+from landscape.store import SurfaceResult
+
+__all__ = [
+    "KINDS_2D",
+    "plot_curves",
+    "plot_contour",
+    "plot_surface_3d",
+    "plot_region_panels",
+    "region_title",
+    "save_figure",
+]
+
+#: The 2D renderings of :func:`plot_contour` and :func:`plot_region_panels`.
+KINDS_2D: tuple[str, ...] = ("contour", "filled", "heatmap")
+
+_COLORS = {"all": "black", "many": "tab:blue", "medium": "tab:orange", "few": "tab:red"}
+
+
+def _values(result: SurfaceResult, region: str, quantity: str) -> np.ndarray:
+    table = {"loss": result.loss, "mae": result.mae}.get(quantity)
+    if table is None:
+        raise ValueError(f"Invalid quantity {quantity!r}; choose 'loss' or 'mae'.")
+    if region not in table:
+        raise ValueError(f"Unknown region {region!r}; this surface has {list(table)}.")
+    return np.asarray(table[region], dtype=np.float64)
+
+
+def _check_regions(result: SurfaceResult, regions: Sequence[str] | None) -> list[str]:
+    names = list(result.loss) if regions is None else list(regions)
+    unknown = [r for r in names if r not in result.loss]
+    if unknown:
+        raise ValueError(f"Unknown region(s) {unknown}; this surface has {list(result.loss)}.")
+    if not names:
+        raise ValueError("regions is empty; name at least one region to plot.")
+    return names
+
+
+def _need_dims(result: SurfaceResult, dims: int, what: str) -> None:
+    if result.dims != dims:
+        raise ValueError(f"{what} needs a {dims}D surface; this one is {result.dims}D.")
+
+
+def _label(quantity: str, result: SurfaceResult, log: bool) -> str:
+    name = "MAE" if quantity == "mae" else f"{result.attrs.get('loss', '')} loss".strip()
+    return f"log10 {name}" if log else name
+
+
+def _transform(z: np.ndarray, log: bool) -> np.ndarray:
+    if not log:
+        return z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(z > 0, np.log10(np.where(z > 0, z, 1.0)), np.nan)
+
+
+def region_title(result: SurfaceResult, region: str, *, mae: bool = True) -> str:
+    """Panel title: the region, its size, and (``mae=True``) its MAE at the origin.
+
+    For example ``"few (n=162) · MAE 10.68"``, as in the BSAM paper's Figure 1.
+    """
+    parts = [region]
+    if region in result.count:
+        parts[0] += f" (n={result.count[region]:,})"
+    if mae and region in result.mae:
+        value = result.at_origin(region, "mae")
+        if np.isfinite(value):
+            parts.append(f"MAE {value:.2f}")
+    return " · ".join(parts)
+
+
+def plot_curves(
+    result: SurfaceResult,
+    *,
+    regions: Sequence[str] | None = None,
+    quantity: str = "loss",
+    log: bool = False,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """1D surface: one curve per region, overlaid, :math:`L_R(a)` against :math:`a`.
+
+    Parameters
+    ----------
+    result:
+        A 1D surface.
+    regions:
+        Regions to draw (default: all of them).
+    quantity:
+        ``"loss"`` or ``"mae"``.
+    log:
+        Logarithmic y axis.
+    ax:
+        Axes to draw into (default: a new figure).
+    title:
+        Axes title.
+    """
+    _need_dims(result, 1, "plot_curves")
+    names = _check_regions(result, regions)
+    fig, ax = _fig_ax(ax, (5.0, 3.6))
+    for name in names:
+        ax.plot(
+            result.xcoords,
+            _values(result, name, quantity),
+            label=region_title(result, name),
+            color=_COLORS.get(name),
+            lw=1.8,
+        )
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step along direction x")
+    ax.set_ylabel(_label(quantity, result, False))
+    ax.grid(alpha=0.3)
+    ax.legend(
+        fontsize="small", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2
+    )
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _fig_ax(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _draw_2d(ax: Axes, result: SurfaceResult, z: np.ndarray, kind: str, norm, levels: int):
+    x, y = result.xcoords, result.ycoords
+    zt = np.ma.masked_invalid(z.T)  # rows along y, columns along x
+    if kind == "heatmap":
+        art = ax.pcolormesh(x, y, zt, norm=norm, shading="nearest", cmap="viridis")
+    else:
+        lv = np.linspace(norm.vmin, norm.vmax, levels) if norm.vmax > norm.vmin else levels
+        if kind == "filled":
+            art = ax.contourf(x, y, zt, levels=lv, norm=norm, cmap="viridis", extend="both")
+        else:
+            art = ax.contour(x, y, zt, levels=lv, norm=norm, cmap="viridis", linewidths=1.0)
+            ax.clabel(art, fontsize=6, fmt="%.3g")
+    ax.plot([0], [0], marker="+", color="white" if kind != "contour" else "black", ms=8)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_aspect("auto")
+    return art
+
+
+def _norm(values: list[np.ndarray], vmin, vmax) -> Normalize:
+    finite = np.concatenate([v[np.isfinite(v)].ravel() for v in values])
+    lo = float(finite.min()) if vmin is None and finite.size else vmin
+    hi = float(finite.max()) if vmax is None and finite.size else vmax
+    if lo is None or hi is None:
+        raise ValueError("Nothing to plot: the surface has no computed (finite) point yet.")
+    return Normalize(vmin=lo, vmax=hi)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS_2D:
+        raise ValueError(f"Invalid kind {kind!r}; choose one of {list(KINDS_2D)}.")
+
+
+def plot_contour(
+    result: SurfaceResult,
+    region: str = "all",
+    *,
+    kind: str = "contour",
+    quantity: str = "loss",
+    log: bool = False,
+    levels: int = 20,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    ax: Axes | None = None,
+    colorbar: bool = True,
+) -> Figure:
+    """2D surface of one region as contour lines, filled contours or a heatmap.
+
+    Parameters
+    ----------
+    result:
+        A 2D surface.
+    region:
+        The region to draw.
+    kind:
+        ``"contour"``, ``"filled"`` or ``"heatmap"``.
+    quantity:
+        ``"loss"`` or ``"mae"``.
+    log:
+        Plot :math:`\\log_{10}` of the values.
+    levels:
+        Number of contour levels.
+    vmin, vmax:
+        Colour range (default: the surface's finite range).
+    ax:
+        Axes to draw into.
+    colorbar:
+        Add a colour bar.
+    """
+    _need_dims(result, 2, "plot_contour")
+    _check_kind(kind)
+    z = _transform(_values(result, region, quantity), log)
+    norm = _norm([z], vmin, vmax)
+    fig, ax = _fig_ax(ax, (4.6, 3.8))
+    art = _draw_2d(ax, result, z, kind, norm, levels)
+    ax.set_title(region_title(result, region))
+    if colorbar:
+        fig.colorbar(art, ax=ax, label=_label(quantity, result, log))
+    return fig
+
+
+def plot_surface_3d(
+    result: SurfaceResult,
+    region: str = "all",
+    *,
+    quantity: str = "loss",
+    log: bool = False,
+    zmax: float | None = None,
+    elev: float = 30.0,
+    azim: float = -60.0,
+) -> Figure:
+    """2D surface of one region as a 3D surface plot :math:`(a, b, L_R(a, b))`.
+
+    Values above ``zmax`` are clipped to it (as loss-landscape's ``--vmax``).
+    """
+    _need_dims(result, 2, "plot_surface_3d")
+    z = _transform(_values(result, region, quantity), log)
+    if zmax is not None:
+        z = np.minimum(z, zmax)
+    xg, yg = np.meshgrid(result.xcoords, result.ycoords)
+    fig = Figure(figsize=(5.2, 4.4), layout="constrained")
+    ax = fig.add_subplot(projection="3d")
+    norm = _norm([z], None, None)
+    surf = ax.plot_surface(xg, yg, z.T, cmap="viridis", norm=norm, linewidth=0, antialiased=True)
+    ax.view_init(elev=elev, azim=azim)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel(_label(quantity, result, log))
+    ax.set_title(region_title(result, region))
+    fig.colorbar(surf, ax=ax, shrink=0.6, pad=0.1)
+    return fig
+
+
+def plot_region_panels(
+    result: SurfaceResult,
+    *,
+    regions: Sequence[str] | None = None,
+    kind: str = "filled",
+    quantity: str = "loss",
+    log: bool = False,
+    levels: int = 20,
+    mae_in_title: bool = True,
+    shared_scale: bool = True,
+) -> Figure:
+    """Side-by-side panels, one per region, on one shared colour scale (or shared y axis in 1D).
+
+    With a shared scale the same colour means the same loss in every panel, so a sharp few-shot
+    surface is visibly steeper than the flat all-sample one (the BSAM paper's Figure 1). Titles
+    carry each region's size and, with ``mae_in_title``, its MAE at the origin.
+    """
+    names = _check_regions(result, regions)
+    n = len(names)
+    if result.dims == 1:
+        fig = Figure(figsize=(3.2 * n + 0.4, 3.2), layout="constrained")
+        axes = fig.subplots(1, n, sharey=shared_scale, squeeze=False)[0]
+        for ax, name in zip(axes, names):
+            ax.plot(result.xcoords, _values(result, name, quantity), color=_COLORS.get(name))
+            ax.set_title(region_title(result, name, mae=mae_in_title), fontsize="medium")
+            ax.set_xlabel("x")
+            ax.grid(alpha=0.3)
+            if log:
+                ax.set_yscale("log")
+        axes[0].set_ylabel(_label(quantity, result, False))
+        return fig
+    _check_kind(kind)
+    zs = [_transform(_values(result, name, quantity), log) for name in names]
+    fig = Figure(figsize=(3.4 * n + 0.9, 3.3), layout="constrained")
+    axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
+    shared = _norm(zs, None, None) if shared_scale else None
+    art = None
+    for ax, name, z in zip(axes, names, zs):
+        norm = shared or _norm([z], None, None)
+        art = _draw_2d(ax, result, z, kind, norm, levels)
+        ax.set_title(region_title(result, name, mae=mae_in_title), fontsize="medium")
+        if not shared_scale:
+            fig.colorbar(art, ax=ax)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    if shared_scale:
+        fig.colorbar(art, ax=list(axes), label=_label(quantity, result, log))
+    return fig
+
+
+def save_figure(
+    fig: Figure, path: str | os.PathLike, *, formats: Sequence[str] = ("png", "pdf"), dpi: int = 150
+) -> list[Path]:
+    """Write ``fig`` to ``path`` + ``.png`` and ``.pdf`` (by default), each atomically.
+
+    ``path`` is given without extension; labels are kept inside the image (tight bounding box).
+    """
+    base = Path(path)
+    if base.suffix.lower() in (".png", ".pdf", ".svg"):
+        base = base.with_suffix("")
+    written = []
+    for fmt in formats:
+        target = base.with_name(f"{base.name}.{fmt}")
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+        written.append(target)
+    return written
