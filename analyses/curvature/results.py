@@ -1,0 +1,164 @@
+"""Result records of the eigenvalue, trace and density estimators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+__all__ = ["EigenResult", "TraceResult", "DensityResult"]
+
+
+@dataclass
+class EigenResult:
+    r"""Eigenvalue estimates with their residuals.
+
+    Attributes
+    ----------
+    eigenvalues:
+        The ``k`` estimates :math:`\theta_i`, ordered as asked (``"LA"``: descending, ``"SA"``:
+        ascending, ``"LM"``: descending magnitude).
+    residuals:
+        :math:`\|A u_i - \theta_i u_i\|_2` for the unit Ritz vectors :math:`u_i`. Some eigenvalue of
+        :math:`A` lies within this distance of :math:`\theta_i` (and within
+        :math:`\|r\|^2/\text{gap}` when the gap to the rest of the spectrum is known).
+    converged:
+        Whether every residual met the stopping rule
+        :math:`\|r_i\| \le \text{tol}\,|\theta_i|`.
+    num_matvecs:
+        Matrix-vector (Hessian-vector) products used.
+    iterations:
+        Iterations run (Krylov dimension for Lanczos; total power steps for power iteration).
+    which:
+        ``"LA"`` largest algebraic, ``"SA"`` smallest algebraic, ``"LM"`` largest magnitude.
+    eigenvectors:
+        ``(n, k)`` unit Ritz vectors when asked for, else ``None``.
+    """
+
+    eigenvalues: torch.Tensor
+    residuals: torch.Tensor
+    converged: bool
+    num_matvecs: int
+    iterations: int
+    which: str
+    eigenvectors: torch.Tensor | None = None
+
+    @property
+    def relative_residuals(self) -> torch.Tensor:
+        r""":math:`\|r_i\| / |\theta_i|` (``inf`` for a zero eigenvalue)."""
+        return self.residuals / self.eigenvalues.abs()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (no eigenvectors)."""
+        return {
+            "eigenvalues": self.eigenvalues.tolist(),
+            "residuals": self.residuals.tolist(),
+            "relative_residuals": self.relative_residuals.tolist(),
+            "converged": bool(self.converged),
+            "num_matvecs": int(self.num_matvecs),
+            "iterations": int(self.iterations),
+            "which": self.which,
+        }
+
+
+@dataclass
+class TraceResult:
+    r"""A stochastic trace estimate with its standard error.
+
+    Attributes
+    ----------
+    estimate:
+        The trace estimate.
+    std_error:
+        Its standard error: sample standard deviation of the Hutchinson terms over
+        :math:`\sqrt{m}` (for Hutch++ the exact sketch part contributes no variance).
+    num_matvecs:
+        Matrix-vector products used in total.
+    converged:
+        Whether the requested relative standard error was reached.
+    method:
+        ``"hutchinson"`` or ``"hutchpp"``.
+    num_samples:
+        Number of Hutchinson terms :math:`m` behind the standard error.
+    sketch_size:
+        Hutch++ sketch dimension (0 for Hutchinson).
+    """
+
+    estimate: float
+    std_error: float
+    num_matvecs: int
+    converged: bool
+    method: str
+    num_samples: int
+    sketch_size: int = 0
+
+    @property
+    def relative_std_error(self) -> float:
+        """``std_error / |estimate|``."""
+        return abs(self.std_error / self.estimate) if self.estimate != 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary."""
+        return {
+            "estimate": float(self.estimate),
+            "std_error": float(self.std_error),
+            "relative_std_error": float(self.relative_std_error),
+            "num_matvecs": int(self.num_matvecs),
+            "converged": bool(self.converged),
+            "method": self.method,
+            "num_samples": int(self.num_samples),
+            "sketch_size": int(self.sketch_size),
+        }
+
+
+@dataclass
+class DensityResult:
+    r"""A smoothed spectral density from stochastic Lanczos quadrature.
+
+    Attributes
+    ----------
+    grid:
+        Points :math:`t` where the density is evaluated.
+    density:
+        :math:`\phi_\sigma(t) = \sum_k w_k\, \mathcal N(t; \theta_k, \sigma^2)`; integrates to 1.
+    nodes, weights:
+        Quadrature nodes :math:`\theta_k` (Ritz values) and weights :math:`w_k` of all probes
+        together (each probe's weights divided by the number of probes, so they sum to 1).
+    sigma:
+        Standard deviation of the Gaussian kernel.
+    num_matvecs:
+        Matrix-vector products used.
+    num_probes:
+        Probe vectors averaged.
+    dim:
+        Dimension :math:`n` of the operator (the density is that of the eigenvalues divided by
+        :math:`n`, so :math:`n \sum_k w_k \theta_k` estimates the trace).
+    """
+
+    grid: torch.Tensor
+    density: torch.Tensor
+    nodes: torch.Tensor
+    weights: torch.Tensor
+    sigma: float
+    num_matvecs: int
+    num_probes: int
+    dim: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def moment(self, order: int = 1) -> float:
+        r"""Quadrature moment :math:`\sum_k w_k \theta_k^p` (estimates :math:`\mathrm{tr}(A^p)/n`)."""
+        return float((self.weights * self.nodes.pow(order)).sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary including grid, density, nodes and weights."""
+        return {
+            "grid": self.grid.tolist(),
+            "density": self.density.tolist(),
+            "nodes": self.nodes.tolist(),
+            "weights": self.weights.tolist(),
+            "sigma": float(self.sigma),
+            "num_matvecs": int(self.num_matvecs),
+            "num_probes": int(self.num_probes),
+            "dim": int(self.dim),
+        }
