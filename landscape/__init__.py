@@ -22,6 +22,7 @@ from landscape.directions import (
     random_directions,
     save_directions,
 )
+from landscape.from_checkpoint import checkpoint_surface, parse_grid
 from landscape.normalization import NORMS, normalize_direction
 from landscape.store import SurfaceResult, read_surface
 from landscape.surface import compute_surface
@@ -31,10 +32,12 @@ __all__ = [
     "Directions",
     "NORMS",
     "SurfaceResult",
+    "checkpoint_surface",
     "compute_surface",
     "load_directions",
     "normalize_direction",
     "orthogonalize",
+    "parse_grid",
     "pca_directions",
     "project_trajectory",
     "random_directions",

@@ -5,6 +5,7 @@ from analyses.plotting.surfaces import (
     plot_curves,
     plot_region_panels,
     plot_surface_3d,
+    plot_surface_file,
     region_title,
     save_figure,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "plot_curves",
     "plot_region_panels",
     "plot_surface_3d",
+    "plot_surface_file",
     "region_title",
     "save_figure",
     "write_vtp",

@@ -22,7 +22,9 @@ from bsam._io import atomic_path
 from landscape.store import SurfaceResult
 
 __all__ = [
+    "FILE_KINDS",
     "KINDS_2D",
+    "plot_surface_file",
     "plot_curves",
     "plot_contour",
     "plot_surface_3d",
@@ -326,4 +328,63 @@ def save_figure(
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
         written.append(target)
+    return written
+
+
+#: Renderings :func:`plot_surface_file` knows.
+FILE_KINDS: tuple[str, ...] = ("curves", "panels", "contour", "filled", "heatmap", "3d", "vtp")
+
+
+def plot_surface_file(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    kinds: Sequence[str] | None = None,
+    quantity: str = "loss",
+    log: bool = False,
+) -> list[Path]:
+    """Draw a surface file's figures into ``out_dir`` (PNG+PDF; ``.vtp`` for ``"vtp"``).
+
+    ``kinds`` picks from :data:`FILE_KINDS` (or ``"all"``); default: ``curves`` and ``panels``
+    for a 1D surface, ``panels``, ``contour`` (per region) and ``3d`` (region ``all``) for 2D.
+    Files are named ``<stem>_<kind>[_<region>]``.
+    """
+    from landscape.store import read_surface
+
+    result = read_surface(path)
+    stem = Path(path).stem
+    out = Path(out_dir)
+    if kinds is None:
+        kinds = ["curves", "panels"] if result.dims == 1 else ["panels", "contour", "3d"]
+    kinds = list(FILE_KINDS) if "all" in kinds else list(kinds)
+    unknown = [k for k in kinds if k not in FILE_KINDS]
+    if unknown:
+        raise ValueError(f"Invalid kind(s) {unknown}; choose from {list(FILE_KINDS)} or 'all'.")
+    only_1d, only_2d = {"curves"}, {"contour", "filled", "heatmap", "3d"}
+    written: list[Path] = []
+    for kind in kinds:
+        if (result.dims == 1 and kind in only_2d) or (result.dims == 2 and kind in only_1d):
+            continue
+        if kind == "curves":
+            fig = plot_curves(result, quantity=quantity, log=log)
+            written += save_figure(fig, out / f"{stem}_curves")
+        elif kind == "panels":
+            fig = plot_region_panels(result, quantity=quantity, log=log)
+            written += save_figure(fig, out / f"{stem}_panels")
+        elif kind == "3d":
+            fig = plot_surface_3d(result, "all", quantity=quantity, log=log)
+            written += save_figure(fig, out / f"{stem}_3d")
+        elif kind == "vtp":
+            from analyses.plotting.vtp import write_vtp
+
+            for region in result.regions:
+                written.append(
+                    write_vtp(
+                        result, out / f"{stem}_{region}", region=region, quantity=quantity, log=log
+                    )
+                )
+        else:
+            for region in result.regions:
+                fig = plot_contour(result, region, kind=kind, quantity=quantity, log=log)
+                written += save_figure(fig, out / f"{stem}_{kind}_{region}")
     return written

@@ -1,0 +1,86 @@
+"""``bsam surface``: per-region 1D/2D loss surface of a checkpoint, into one HDF5 file."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``surface`` subcommand to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "surface",
+        help="filter-normalized loss surface of a checkpoint, every shot region in one pass",
+        description=(
+            "Evaluate the loss of a checkpoint at theta + a*dx (+ b*dy) over a grid, reduced into "
+            "every shot region in one pass per point, and store it in an HDF5 file. Rerunning the "
+            "same command resumes; a file made for another request is refused. Run under "
+            "`torchrun --nproc_per_node N` to shard the grid over processes."
+        ),
+    )
+    # Let "--grid -1:1:51" parse: a value starting with "-<digit>" and holding ":" is not an option.
+    parser._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+:")
+    parser.add_argument("checkpoint", help="best.pt or last.pt written by `bsam train`")
+    parser.add_argument("--data", default=None, help="data set name (default: the checkpoint's)")
+    parser.add_argument("--root", default=None, help="folder of a real data set on disk")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--dims", type=int, default=2, choices=(1, 2))
+    parser.add_argument(
+        "--grid", default="-1:1:51", help="MIN:MAX:NUM, or X,Y axes for 2D (default -1:1:51)"
+    )
+    parser.add_argument(
+        "--regions", default="all,many,medium,few", help="comma-separated regions to report"
+    )
+    parser.add_argument("--loss", default="l1", choices=("l1", "mse", "huber"))
+    parser.add_argument("--out", required=True, help="output HDF5 file")
+    parser.add_argument(
+        "--dir-file",
+        default=None,
+        help="direction file to use (made there if missing; default OUT with .dirs.h5)",
+    )
+    parser.add_argument("--norm", default="filter", choices=("filter", "layer", "model", "none"))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random directions")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument("--overwrite", action="store_true", help="recompute an existing file")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``bsam surface``; print where the file is and each region's loss at the origin."""
+    from landscape.distributed import world
+    from landscape.from_checkpoint import checkpoint_surface
+
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    result = checkpoint_surface(
+        args.checkpoint,
+        out=args.out,
+        dims=args.dims,
+        grid=args.grid,
+        regions=regions,
+        loss=args.loss,
+        split=args.split,
+        data=args.data,
+        root=args.root,
+        dir_file=args.dir_file,
+        norm=args.norm,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        quiet=args.quiet,
+        overwrite=args.overwrite,
+    )
+    if not args.quiet and world()[0] == 0:
+        shape = "x".join(str(n) for n in result.done.shape)
+        print(
+            f"{result.path}: {result.dims}D surface, grid {shape}, {int(result.done.sum())} points done"
+        )
+        for name in result.regions:
+            print(
+                f"  {name:>8}: n={result.count[name]:>6}  loss at origin "
+                f"{result.at_origin(name):.4f}  MAE {result.at_origin(name, 'mae'):.4f}"
+            )
+    return 0
