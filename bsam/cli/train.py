@@ -1,0 +1,195 @@
+"""``bsam train``: train one method on one data set into a run folder (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from bsam.train.config import (
+    BN_MODES,
+    DESCENT_LOSSES,
+    METHODS,
+    OPTIMIZERS,
+    PERTURB_SYNC,
+    PRESETS,
+    SCHEDULES,
+    SELECT_METRICS,
+    WEIGHT_SCHEMES,
+    TrainConfig,
+)
+
+__all__ = ["register", "run", "config_from_args"]
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+#: (flag, config field, argparse options) of every option that maps onto a TrainConfig field.
+_OPTIONS: tuple[tuple[str, str, dict], ...] = (
+    ("--data", "data", {"help": "data set name (bsam.data.DATASETS)"}),
+    ("--root", "root", {"help": "folder of a real data set on disk"}),
+    ("--data-seed", "data_seed", {"type": int, "help": "seed of a generated data set"}),
+    (
+        "--data-kwargs",
+        "data_kwargs",
+        {
+            "type": lambda s: _json_object("--data-kwargs", s),
+            "metavar": "JSON",
+            "help": "data set options, a JSON object",
+        },
+    ),
+    ("--model", "model", {"help": "model name (bsam.models.MODELS)"}),
+    (
+        "--model-kwargs",
+        "model_kwargs",
+        {
+            "type": lambda s: _json_object("--model-kwargs", s),
+            "metavar": "JSON",
+            "help": "model options, a JSON object, e.g. '{\"hidden\": [64]}'",
+        },
+    ),
+    ("--method", "method", {"choices": list(METHODS), "help": "training method"}),
+    ("--descent-loss", "descent_loss", {"choices": list(DESCENT_LOSSES)}),
+    (
+        "--weights",
+        "weights",
+        {
+            "choices": list(WEIGHT_SCHEMES),
+            "help": "balance scheme: BSAM perturbation / sqinv, lds descent",
+        },
+    ),
+    (
+        "--descent-weights",
+        "descent_weights",
+        {
+            "choices": list(WEIGHT_SCHEMES),
+            "help": "descent-loss weights (default by method: vanilla none, sqinv/lds --weights, "
+            "sam/imbsam/bsam sqrt_inv)",
+        },
+    ),
+    (
+        "--lds",
+        "lds",
+        {
+            "action": argparse.BooleanOptionalAction,
+            "help": "LDS-smooth the descent weights (default: on for --method lds)",
+        },
+    ),
+    (
+        "--normalize-weights",
+        "normalize_weights",
+        {
+            "action": argparse.BooleanOptionalAction,
+            "help": "rescale balance weights to mean 1 (--no-normalize-weights: raw 1/n^p)",
+        },
+    ),
+    ("--rho", "rho", {"type": float, "help": "SAM radius (default 0.05, preset: 0.2 AgeDB)"}),
+    (
+        "--adaptive",
+        "adaptive",
+        {"action": argparse.BooleanOptionalAction, "help": "ASAM (|theta|-scaled) perturbation"},
+    ),
+    ("--epochs", "epochs", {"type": int}),
+    ("--lr", "lr", {"type": float, "help": "base learning rate"}),
+    ("--batch-size", "batch_size", {"type": int, "help": "global batch size (all ranks)"}),
+    ("--optimizer", "optimizer", {"choices": list(OPTIMIZERS)}),
+    ("--momentum", "momentum", {"type": float}),
+    ("--weight-decay", "weight_decay", {"type": float}),
+    ("--schedule", "schedule", {"choices": list(SCHEDULES)}),
+    ("--seed", "seed", {"type": int}),
+    (
+        "--select",
+        "select",
+        {"choices": list(SELECT_METRICS), "help": "validation metric that picks best.pt"},
+    ),
+    (
+        "--preset",
+        "preset",
+        {"choices": list(PRESETS), "help": "the official BSAM configuration (raw weights, ...)"},
+    ),
+    (
+        "--perturb-sync",
+        "perturb_sync",
+        {
+            "choices": list(PERTURB_SYNC),
+            "help": "DDP: perturb with the global (all-reduced) gradient or each rank's own",
+        },
+    ),
+    (
+        "--bn-mode",
+        "bn_mode",
+        {"choices": list(BN_MODES), "help": "which SAM pass updates BatchNorm running statistics"},
+    ),
+    ("--many", "many", {"type": int, "help": "many-shot: bins with more training samples"}),
+    ("--few", "few", {"type": int, "help": "few-shot (ImbSAM tail): bins with fewer"}),
+    (
+        "--augment",
+        "augment",
+        {"action": argparse.BooleanOptionalAction, "help": "augment training batches"},
+    ),
+    ("--eval-batch-size", "eval_batch_size", {"type": int}),
+    ("--num-workers", "num_workers", {"type": int, "help": "DataLoader workers (on-disk data)"}),
+    ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
+)
+
+
+def _json_object(flag: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"invalid {flag} {text!r}: not JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"invalid {flag} {text!r}: give a JSON object such as '{{\"key\": 1}}'"
+        )
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model (vanilla, sqinv, lds, sam, imbsam, bsam) into a run folder",
+        description=(
+            "Train one method on one data set. The run folder gets last.pt/best.pt, log.csv, "
+            "metrics.json and config.json; rerunning the same command resumes. Under torchrun "
+            "every rank takes its shard of each global batch."
+        ),
+    )
+    parser.add_argument("--out", required=True, help="run folder (created; resumed if present)")
+    for flag, name, options in _OPTIONS:
+        options = dict(options)
+        help_text = options.pop("help", "")
+        parser.add_argument(
+            flag,
+            dest=name,
+            default=None,
+            help=f"{help_text} (default: {_DEFAULTS[name]})".strip(),
+            **options,
+        )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed ``bsam train`` arguments (unset flags keep defaults)."""
+    given = {
+        name: getattr(args, name) for _, name, _ in _OPTIONS if getattr(args, name) is not None
+    }
+    return TrainConfig(**given)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``bsam train``; returns 0 on success, 1 when the loss became non-finite."""
+    from bsam.train import NonFiniteLossError, train
+
+    config = config_from_args(args)
+    try:
+        result = train(config, out_dir=args.out, quiet=args.quiet)
+    except NonFiniteLossError as err:
+        print(f"bsam train: error: {err}", file=sys.stderr)
+        return 1
+    if result.already_done and args.quiet:
+        print(f"{args.out}: run already finished; nothing to do")
+    return 0

@@ -1,0 +1,192 @@
+"""Evaluation: predictions over a split in large batches, per-region reports, checkpoint evaluation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from bsam.checkpoint import file_hash, load_model
+from bsam.device import resolve_device
+from bsam.metrics import regression_report
+from bsam.regions import ShotRegions
+
+__all__ = ["split_tensors", "predict", "evaluate_model", "evaluate_checkpoint"]
+
+
+def split_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Return ``(inputs, targets)`` of a split held in memory, or ``None`` for on-disk data.
+
+    In memory are a :class:`~torch.utils.data.TensorDataset` (its first two tensors), a
+    ``(inputs, targets)`` tuple, and a data set with ``in_memory = True`` or a ``tensors()``
+    method of its own (not the stacking fallback of
+    :class:`bsam.data.RegressionDataset`).
+    """
+    if isinstance(dataset, tuple) and len(dataset) == 2:
+        return dataset[0], dataset[1]
+    if isinstance(dataset, TensorDataset):
+        return dataset.tensors[0], dataset.tensors[1]
+    flag = getattr(dataset, "in_memory", None)
+    method = getattr(type(dataset), "tensors", None)
+    if flag is False or not callable(method):
+        return None
+    if flag is None:
+        from bsam.data.base import RegressionDataset
+
+        if method is RegressionDataset.tensors:
+            return None
+    x, y = dataset.tensors()
+    return x, y
+
+
+@torch.inference_mode()
+def predict(
+    model: nn.Module,
+    data: Any,
+    *,
+    batch_size: int = 1024,
+    device: str | torch.device | None = None,
+    num_workers: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predictions of ``model`` (in eval mode) over a whole split.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network; it is put in eval mode and its mode is restored afterwards.
+    data : Dataset or (inputs, targets)
+        The split; in-memory splits (:func:`split_tensors`) are sliced directly, others are read
+        with a :class:`~torch.utils.data.DataLoader` in order.
+    batch_size : int
+        Samples per forward pass.
+    device : str or torch.device, optional
+        Where to compute (default: the device of the model's first parameter).
+    num_workers : int
+        DataLoader workers for on-disk data.
+
+    Returns
+    -------
+    pred, target : torch.Tensor
+        Predictions reshaped to the targets' shape, and the targets, both on the CPU, float32.
+    """
+    if batch_size < 1:
+        raise ValueError(f"Invalid batch_size {batch_size}: must be >= 1")
+    if device is None:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
+    device = resolve_device(device)
+    was_training = model.training
+    model.eval()
+    preds, targets = [], []
+    try:
+        tensors = split_tensors(data)
+        if tensors is not None:
+            x_all, y_all = tensors
+            batches = (
+                (x_all[i : i + batch_size], y_all[i : i + batch_size])
+                for i in range(0, len(y_all), batch_size)
+            )
+        else:
+            if not isinstance(data, Dataset):
+                raise TypeError(f"Invalid data {type(data).__name__}: pass a Dataset or (X, y)")
+            batches = DataLoader(
+                data, batch_size=batch_size, shuffle=False, num_workers=num_workers
+            )
+        for x, y in batches:
+            out = model(x.to(device, non_blocking=True))
+            preds.append(out.reshape(y.shape).float().cpu())
+            targets.append(y.float().cpu())
+    finally:
+        model.train(was_training)
+    if not preds:
+        raise ValueError("Cannot evaluate an empty split: it holds no sample")
+    return torch.cat(preds), torch.cat(targets)
+
+
+def evaluate_model(
+    model: nn.Module,
+    data: Any,
+    regions: ShotRegions,
+    *,
+    batch_size: int = 1024,
+    device: str | torch.device | None = None,
+    num_workers: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Per-region report (:func:`bsam.metrics.regression_report`) of ``model`` on ``data``.
+
+    Returns ``{"all"|"many"|"medium"|"few": {"n", "mae", "mse", "rmse", "gm", "bmae"}}``, with
+    ``delta1`` added for dense (depth) targets.
+    """
+    pred, target = predict(
+        model, data, batch_size=batch_size, device=device, num_workers=num_workers
+    )
+    return regression_report(pred, target, regions, delta1=target.dim() > 1)
+
+
+def evaluate_checkpoint(
+    path: str | os.PathLike,
+    *,
+    split: str = "test",
+    data: str | None = None,
+    root: str | os.PathLike | None = None,
+    data_kwargs: dict[str, Any] | None = None,
+    device: str | torch.device = "auto",
+    batch_size: int = 1024,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint on one split of its data set (or of another one).
+
+    The shot regions are those stored in the checkpoint (fitted on its training split), so the
+    numbers match the ones written during training.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``best.pt`` / ``last.pt`` written by :func:`bsam.train.train`.
+    split : {"train", "val", "test"}
+        Split to evaluate.
+    data, root, data_kwargs : optional
+        Data set name, root folder and options; default: those stored in the checkpoint.
+    device : str or torch.device
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    batch_size : int
+        Samples per forward pass.
+
+    Returns
+    -------
+    dict
+        ``{"checkpoint", "file_hash", "epoch", "data", "split", "report"}``.
+    """
+    from bsam.data import get_dataset
+
+    model, ckpt = load_model(path, device=device)
+    stored = ckpt.get("data") or {}
+    name = data if data is not None else stored.get("name")
+    if name is None:
+        raise ValueError(f"Checkpoint {path} names no data set; pass data='...' (e.g. agedb-synth)")
+    if data is None:
+        root = stored.get("root") if root is None else root
+        kwargs = dict(stored.get("kwargs") or {})
+    else:
+        kwargs = {}
+    kwargs.update(data_kwargs or {})
+    dataset = get_dataset(name, split, root=root, **kwargs)
+    if "regions" not in ckpt:
+        raise ValueError(
+            f"Checkpoint {path} stores no shot regions; it was not written by bsam train"
+        )
+    regions = ShotRegions.from_dict(ckpt["regions"])
+    report = evaluate_model(
+        model, dataset, regions, batch_size=batch_size, device=resolve_device(device)
+    )
+    return {
+        "checkpoint": str(Path(path)),
+        "file_hash": file_hash(path),
+        "epoch": int(ckpt["epoch"]),
+        "data": {"name": name, "root": None if root is None else str(root), "kwargs": kwargs},
+        "split": split,
+        "report": report,
+    }

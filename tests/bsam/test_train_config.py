@@ -1,0 +1,95 @@
+"""TrainConfig: method defaults, the official preset, validation errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bsam.optim import official_bsam_config
+from bsam.train.config import METHODS, TrainConfig
+
+
+@pytest.mark.parametrize(
+    ("method", "descent", "perturbed"),
+    [
+        ("vanilla", "none", False),
+        ("sqinv", "sqrt_inv", False),
+        ("lds", "sqrt_inv", False),
+        ("sam", "sqrt_inv", False),
+        ("imbsam", "sqrt_inv", False),
+        ("bsam", "sqrt_inv", True),
+    ],
+)
+def test_method_defaults(method: str, descent: str, perturbed: bool) -> None:
+    cfg = TrainConfig(method=method).resolve()
+    assert cfg.descent_weights == descent
+    assert METHODS[method].perturb_weighted is perturbed
+    assert cfg.lds is (method == "lds")
+    assert cfg.rho == 0.05
+
+
+def test_weights_drive_sqinv_descent_but_not_bsam_descent() -> None:
+    assert TrainConfig(method="sqinv", weights="inv").resolve().descent_weights == "inv"
+    bsam = TrainConfig(method="bsam", weights="inv").resolve()
+    assert (bsam.weights, bsam.descent_weights) == ("inv", "sqrt_inv")
+    table5 = TrainConfig(method="bsam", descent_weights="none").resolve()
+    assert (table5.weights, table5.descent_weights) == ("sqrt_inv", "none")
+
+
+def test_official_preset_matches_the_optim_preset() -> None:
+    official = official_bsam_config("agedb-dir")
+    cfg = TrainConfig(preset="bsam-official").resolve()
+    assert cfg.method == "bsam"
+    assert cfg.rho == official.rho == 0.2
+    assert cfg.normalize_weights is False
+    assert cfg.weights == cfg.descent_weights == "sqrt_inv"
+    assert cfg.bn_mode == "both"
+    imdb = TrainConfig(preset="bsam-official", data="imdb-synth").resolve()
+    assert imdb.rho == official_bsam_config("imdb-wiki-dir").rho == 0.05
+    assert TrainConfig(preset="bsam-official", rho=0.1).resolve().rho == 0.1
+
+
+def test_preset_refuses_contradicting_options() -> None:
+    with pytest.raises(ValueError, match="Invalid method 'sam' for preset 'bsam-official'"):
+        TrainConfig(preset="bsam-official", method="sam").resolve()
+    with pytest.raises(ValueError, match="Invalid descent_weights 'none' for preset"):
+        TrainConfig(preset="bsam-official", descent_weights="none").resolve()
+    with pytest.raises(ValueError, match="Invalid preset 'official'"):
+        TrainConfig(preset="official").resolve()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "asam"}, "Invalid method 'asam'"),
+        ({"rho": 0.0}, "Invalid rho value: 0.0; rho must be > 0"),
+        ({"rho": -1.0}, "Invalid rho value: -1.0"),
+        ({"lr": 0}, "Invalid lr value: 0"),
+        ({"epochs": 0}, "Invalid epochs value: 0"),
+        ({"batch_size": 2.5}, "Invalid batch_size value: 2.5"),
+        ({"descent_loss": "l3"}, "Invalid descent_loss 'l3'"),
+        ({"weights": "log"}, "Invalid weights 'log'"),
+        ({"method": "bsam", "weights": "none"}, "Invalid weights 'none' for method 'bsam'"),
+        ({"method": "lds", "descent_weights": "none"}, "Invalid lds True with descent_weights"),
+        ({"select": "rmse"}, "Invalid select 'rmse'"),
+        ({"perturb_sync": "mixed"}, "Invalid perturb_sync 'mixed'"),
+        ({"bn_mode": "twice"}, "Invalid bn_mode 'twice'"),
+        ({"few": 30, "many": 20}, "Invalid thresholds few=30, many=20"),
+        ({"momentum": 1.0}, "Invalid momentum 1.0"),
+        ({"weight_decay": -1e-4}, "Invalid weight_decay -0.0001"),
+        ({"schedule": "linear"}, "Invalid schedule 'linear'"),
+    ],
+)
+def test_invalid_values_are_named(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs).resolve()
+
+
+def test_dict_round_trip_and_diff() -> None:
+    cfg = TrainConfig(method="bsam", model_kwargs={"width": 8}).resolve()
+    again = TrainConfig.from_dict(cfg.to_dict())
+    assert again == cfg
+    assert again.resolve() == cfg  # resolving twice changes nothing
+    assert cfg.diff(TrainConfig.from_dict({**cfg.to_dict(), "device": "cuda"})) == {}
+    assert cfg.diff(TrainConfig.from_dict({**cfg.to_dict(), "lr": 1.0})) == {"lr": (cfg.lr, 1.0)}
+    with pytest.raises(ValueError, match=r"Invalid config keys \['colour'\]"):
+        TrainConfig.from_dict({**cfg.to_dict(), "colour": 1})
