@@ -39,8 +39,10 @@ def cache_key(spec: dict[str, Any]) -> str:
 def save_arrays(path: str | os.PathLike, key: str, arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` and ``key`` to an uncompressed ``.npz`` atomically."""
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, __key__=np.array(key), **arrays)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, __key__=np.array(key), **arrays)
+        os.chmod(tmp, 0o644)  # readable like any cache file (mkstemp makes it private)
     return path
 
 

@@ -89,3 +89,30 @@ def _imdb_synth(split, *, root=None, train=False, seed=0, cache_dir=None, **kwar
 
     _no_root("imdb-synth", root)
     return SynthAgeDataset("imdb", split, seed=seed, cache_dir=cache_dir, train=train, **kwargs)
+
+
+@register_dataset("agedb-dir")
+def _agedb_dir(split, *, root=None, train=False, seed=0, cache_dir=None, **kwargs):
+    from bsam.data.dir_age import AgeDIRDataset
+
+    if root is None:
+        raise ValueError("Data set 'agedb-dir' needs root=<folder with agedb.csv and AgeDB/>.")
+    return AgeDIRDataset(root, split, name="agedb-dir", train=train, **kwargs)
+
+
+@register_dataset("imdb-wiki-dir")
+def _imdb_wiki_dir(split, *, root=None, train=False, seed=0, cache_dir=None, **kwargs):
+    from bsam.data.dir_age import AgeDIRDataset
+
+    if root is None:
+        raise ValueError("Data set 'imdb-wiki-dir' needs root=<folder with imdb_wiki.csv>.")
+    return AgeDIRDataset(root, split, name="imdb-wiki-dir", train=train, **kwargs)
+
+
+@register_dataset("nyud2-dir")
+def _nyud2_dir(split, *, root=None, train=False, seed=0, cache_dir=None, **kwargs):
+    from bsam.data.nyud2 import NYUD2Dataset
+
+    if root is None:
+        raise ValueError("Data set 'nyud2-dir' needs root=<folder with nyu2_train.csv>.")
+    return NYUD2Dataset(root, split, train=train, **kwargs)

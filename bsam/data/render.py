@@ -60,7 +60,7 @@ class RenderParams:
     """
 
     size: int = 32
-    supersample: int = 2
+    supersample: int = 1
     label_noise: float = 1.5
     ageing_rate_sigma: float = 0.12
     clutter: float = 1.0
@@ -112,6 +112,7 @@ def _draw(gen: torch.Generator, n: int, kind: str, lo: float = 0.0, hi: float = 
 
 
 def _render_chunk(age_label: torch.Tensor, gen: torch.Generator, p: RenderParams) -> torch.Tensor:
+    """Render one chunk; shapes: per-image scalars (n,1,1,1), maps (n,1,R,R), colours (n,3,1,1)."""
     n = age_label.shape[0]
     res = p.size * p.supersample
     px = 2.0 / res  # pixel size in image units
@@ -125,251 +126,200 @@ def _render_chunk(age_label: torch.Tensor, gen: torch.Generator, p: RenderParams
     def N(mu=0.0, sd=1.0):
         return _draw(gen, n, "n", mu, sd)
 
+    def colour(lo=0.0, hi=1.0):
+        return torch.rand(n, 3, 1, 1, generator=gen, dtype=torch.float64).float() * (hi - lo) + lo
+
     # ---------------------------------------------------------------- ages and persons
     a_app = (age_label.view(n, 1, 1, 1) + N(0.0, p.label_noise)).clamp(min=0.0)
     g = growth(a_app)
     rate = torch.exp(N(0.0, p.ageing_rate_sigma))
     t = torch.where(a_app > 18, 18 + (a_app - 18) * rate, a_app)  # biological age
     male = (U() < 0.5).float()
-    grey_onset = N(42.0, 7.0)
-    greyness = _ramp(t, grey_onset, 30.0) ** 0.8
-    wrinkle = _ramp(t, N(28.0, 5.0), 45.0)  # 0..1 wrinkle depth
-    fold = _ramp(t, N(38.0, 6.0), 35.0)  # nasolabial folds, jowls
-    spots_amount = _ramp(t, N(55.0, 6.0), 30.0)
-    recede = male * (U() < 0.6).float() * _ramp(t, N(30.0, 8.0), 40.0)
-    beard = male * (U() < 0.35).float() * _ramp(a_app, 15.0, 5.0) * U(0.4, 1.0)
+    greyness = _ramp(t, N(40.0, 7.0), 32.0) ** 0.8
+    wrinkle = _ramp(t, N(27.0, 5.0), 50.0)  # depth of forehead lines and crow's feet
+    fold = _ramp(t, N(36.0, 6.0), 40.0)  # nasolabial folds, jowls, eye bags
+    spots_amount = _ramp(t, N(55.0, 6.0), 35.0)
+    recede = male * (U() < 0.6).float() * _ramp(t, N(28.0, 8.0), 45.0)
+    beard = male * (U() < 0.3).float() * _ramp(a_app, 14.0, 6.0) * U(0.3, 0.9)
+    baby = 1.0 - _ramp(a_app, 0.0, 4.0)  # sparse, light hair of infants
 
     # ---------------------------------------------------------------- pose
     roll = N(0.0, 0.14)
     yaw = U(-0.3, 0.3)
-    scale = 0.50 * U(0.85, 1.12)  # head half-height in image units
+    scale = 0.52 * U(0.85, 1.12)  # head half-height in image units
     cx = U(-0.12, 0.12)
-    cy = U(-0.22, -0.05)
+    cy = U(-0.24, -0.08)
     cos, sin = torch.cos(roll), torch.sin(roll)
     dx, dy = xs - cx, ys - cy
     u = (dx * cos + dy * sin) / scale
     v = (-dx * sin + dy * cos) / scale
-    e = px / scale * 0.7  # soft edge width in face units
+    e = px / scale * 0.6  # soft edge width (face units)
+    lw = px / scale * 0.45  # minimum line half-width (face units)
 
-    # head shape: half-width, jowl widening below the eyes
-    hw = 0.86 - 0.10 * g + 0.03 * male
-    jowl = 1.0 + 0.10 * fold * (v > 0.2).float() * (v - 0.2).clamp(max=0.6)
-    taper = 1.0 - 0.18 * g * (v.clamp(min=0.0) ** 2)  # adults: narrower chin
+    hw = 0.84 - 0.10 * g + 0.03 * male  # head half-width (half-height is 1)
+    jowl = 1.0 + 0.12 * fold * (v - 0.25).clamp(0.0, 0.6)
+    taper = 1.0 - 0.16 * g * v.clamp(min=0.0) ** 2  # adults: narrower chin
     head_sd = _ellipse_sd(u / (jowl * taper), v, hw, 1.0)
     head = _fill(head_sd, e)
-    # feature frame shifted by yaw
-    fu = u - yaw * 0.35 * hw
+    fu = u - yaw * 0.35 * hw  # feature frame, shifted by yaw
+    au = fu.abs()  # mirror-symmetric features are drawn once on |u|
 
     # ---------------------------------------------------------------- colours
-    skin_l = U(0.25, 0.95)  # skin lightness
+    skin_l = U(0.25, 0.95)
     skin = torch.cat([0.35 + 0.62 * skin_l, 0.22 + 0.55 * skin_l, 0.15 + 0.45 * skin_l], 1)
-    skin = skin * (1.0 + 0.08 * torch.cat([N(), N(), N()], 1))
-    pale = 0.12 * _ramp(t, 55.0, 40.0)
-    skin = _lerp(skin, skin.mean(1, keepdim=True), pale + 0.1)  # elderly: paler
-    hair_pick = U()
-    hair_base = torch.cat(
-        [
-            torch.where(hair_pick < 0.5, 0.10, torch.where(hair_pick < 0.8, 0.35, 0.75)),
-            torch.where(hair_pick < 0.5, 0.08, torch.where(hair_pick < 0.8, 0.22, 0.60)),
-            torch.where(hair_pick < 0.5, 0.07, torch.where(hair_pick < 0.8, 0.12, 0.35)),
-        ],
-        1,
-    )
-    hair_base = hair_base * U(0.7, 1.2)
-    baby_light = (1.0 - _ramp(a_app, 0.0, 3.0)) * 0.35
-    hair_grey = torch.full_like(hair_base, 0.78) + 0.12 * (greyness - 0.5)
-    hair_col = _lerp(hair_base, hair_grey, greyness)
-    hair_col = _lerp(hair_col, skin * 0.9, baby_light)
-    cloth = torch.rand(n, 3, 1, 1, generator=gen).to(torch.float32) * 0.8 + 0.1
+    skin = skin * (1.0 + 0.06 * torch.cat([N(), N(), N()], 1))
+    skin = _lerp(skin, skin.mean(1, keepdim=True), 0.1 + 0.25 * _ramp(t, 50.0, 40.0))
+    pick = U()
+    hair_base = torch.where(
+        pick < 0.45,
+        torch.tensor([0.10, 0.08, 0.07]).view(1, 3, 1, 1),
+        torch.where(
+            pick < 0.8,
+            torch.tensor([0.36, 0.22, 0.12]).view(1, 3, 1, 1),
+            torch.tensor([0.78, 0.62, 0.36]).view(1, 3, 1, 1),
+        ),
+    ) * U(0.7, 1.2)
+    hair_grey = 0.62 + 0.30 * greyness
+    hair_col = _lerp(hair_base, hair_grey.expand(n, 3, 1, 1), greyness)
+    hair_col = _lerp(hair_col, skin * 0.95, 0.5 * baby)
 
-    # ---------------------------------------------------------------- background
-    bg_a = torch.rand(n, 3, 1, 1, generator=gen).to(torch.float32)
-    bg_b = torch.rand(n, 3, 1, 1, generator=gen).to(torch.float32)
+    # ---------------------------------------------------------------- background with clutter
     ang = U(0.0, 2 * math.pi)
     ramp = 0.5 + 0.5 * (xs * torch.cos(ang) + ys * torch.sin(ang)) / math.sqrt(2.0)
-    img = _lerp(bg_a, bg_b, ramp)
-    n_blobs = 4
-    for _ in range(n_blobs):
-        bx, by = U(-1.1, 1.1), U(-1.1, 1.1)
-        br = U(0.08, 0.4)
-        shape_sq = (U() < 0.5).float()
-        d_circ = torch.sqrt((xs - bx) ** 2 + (ys - by) ** 2) - br
-        d_box = torch.maximum((xs - bx).abs(), (ys - by).abs()) - br
-        d = _lerp(d_circ, d_box, shape_sq)
-        col = torch.rand(n, 3, 1, 1, generator=gen).to(torch.float32)
-        m = _fill(d, px) * p.clutter * U(0.3, 0.9)
-        img = _lerp(img, col, m)
-    low = F.interpolate(
-        torch.rand(n, 1, 4, 4, generator=gen).to(torch.float32),
-        size=(res, res),
-        mode="bicubic",
-        align_corners=False,
+    img = _lerp(colour(), colour(), ramp)
+    for _ in range(4):
+        bx, by, br = U(-1.1, 1.1), U(-1.1, 1.1), U(0.08, 0.45)
+        square = (U() < 0.5).float()
+        ddx, ddy = (xs - bx).abs(), (ys - by).abs()
+        d = _lerp(torch.sqrt(ddx**2 + ddy**2), torch.maximum(ddx, ddy), square) - br
+        img = _lerp(img, colour(), _fill(d, px) * (p.clutter * U(0.3, 0.9)))
+    low = torch.rand(n, 1, 4, 4, generator=gen, dtype=torch.float64).float()
+    low = F.interpolate(low, size=(res, res), mode="bilinear", align_corners=False)
+    img = img * (1.0 + 0.4 * p.clutter * (low - 0.5))
+
+    # ---------------------------------------------------------------- body: shoulders, neck
+    sh_w = (1.2 + 0.75 * g) * hw  # children: narrow shoulders relative to the head
+    sh_top = 1.0 + 0.3 * g
+    body = _fill(_ellipse_sd(u, v - sh_top - 0.9, sh_w, 1.0), e)
+    neck_w = (0.30 + 0.12 * g + 0.05 * male) * hw
+    neck = _fill(torch.maximum(u.abs() - neck_w, 0.4 - v), e)
+    img = _lerp(img, colour(0.1, 0.9), body)
+    img = _lerp(img, skin * 0.8, neck * (1.0 - body))
+
+    # ---------------------------------------------------------------- hair (back layer), ears
+    vol = 1.0 + 0.12 * U() * g
+    hair_len = U() * (1.0 - 0.85 * male) * g
+    back_sd = _ellipse_sd(u, v + 0.05 - 0.45 * hair_len, hw * 1.12 * vol, 1.08 + 0.45 * hair_len)
+    density = (1.0 - 0.7 * baby) * (1.0 - 0.4 * _ramp(t, 60.0, 30.0))
+    img = _lerp(img, hair_col, _fill(back_sd, e) * (1.0 - 0.9 * recede) * density)
+    ear_v = 0.05 + 0.15 * (1.0 - g)
+    ear = _fill(_ellipse_sd(u.abs() - hw * 0.97, v - ear_v, 0.13, 0.21 + 0.03 * fold), e)
+    img = _lerp(img, skin * 0.85, ear)
+
+    # ---------------------------------------------------------------- facial geometry
+    eye_v = -0.02 + 0.24 * (1.0 - g)  # eyes sit lower on a child's face
+    eye_du = (0.35 + 0.02 * g) * hw
+    eye_r = 0.16 - 0.055 * g  # children: large eyes
+    eye_h = eye_r * (0.62 - 0.14 * _ramp(t, 45.0, 40.0))  # narrower, hooded eyes with age
+    eu, ev = au - eye_du, v - eye_v
+    brow_v = eye_v - eye_h - 0.10 - 0.02 * g
+    hairline = -0.52 - 0.10 * (1.0 - g) - 0.42 * recede
+    nose_len = 0.11 + 0.15 * g
+    nose_tip = eye_v + 0.10 + nose_len
+    mouth_v = nose_tip + 0.15 + 0.07 * g
+    mouth_w = 0.19 + 0.09 * g
+
+    # ---------------------------------------------------------------- skin: shading and ageing
+    light = U(0.0, 2 * math.pi)
+    elev = U(0.2, 0.85)
+    lx, ly = torch.cos(light) * elev, torch.sin(light) * elev
+    lz = torch.sqrt(1.0 - lx**2 - ly**2)
+    nu, nv = (fu / hw).clamp(-1, 1), v.clamp(-1, 1)
+    nz = torch.sqrt((1.0 - nu**2 - nv**2).clamp(min=0.0))
+    ambient = U(0.4, 0.65)
+    shade = ambient + (1.0 - ambient) * (nu * lx + nv * ly + nz * lz).clamp(min=0.0)
+    # one darkening map collects every line, fold and shadow (single channel)
+    tex = F.avg_pool2d(
+        torch.randn(n, 1, res, res, generator=gen, dtype=torch.float64).float(), 3, 1, 1
     )
-    img = img * (0.8 + 0.4 * low * p.clutter)
-
-    # ---------------------------------------------------------------- body: neck, shoulders
-    sh_w = (1.25 + 0.65 * g) * hw  # shoulder half-width relative to head half-height
-    sh_top = 1.05 + 0.25 * g
-    body_sd = _ellipse_sd(u, v - sh_top - 0.9, sh_w, 1.0)
-    body = _fill(body_sd, e)
-    neck_w = (0.32 + 0.10 * g + 0.05 * male) * hw
-    neck = _fill(torch.maximum(u.abs() - neck_w, -(v - 0.4)), e) * _fill(v - sh_top - 0.3, e)
-    img = _lerp(img, cloth, body)
-    img = _lerp(img, skin * 0.82, neck)
-
-    # ---------------------------------------------------------------- hair (back layer)
-    hair_vol = 1.0 + 0.12 * U() * g
-    hair_len = U(0.0, 1.0) * (1.0 - male * 0.8) * g  # long hair mostly for women
-    back_sd = _ellipse_sd(u, v + 0.05 - 0.4 * hair_len, hw * 1.12 * hair_vol, 1.08 + 0.4 * hair_len)
-    back = _fill(back_sd, e) * (1.0 - recede * 0.9) * (0.35 + 0.65 * _ramp(a_app, 0.0, 4.0))
-    img = _lerp(img, hair_col, back * 0.95)
-
-    # ears
-    ear_v = 0.05 + 0.15 * (1 - g)
-    ear_sd = torch.minimum(
-        _ellipse_sd(u - hw * 0.98 - yaw * 0.1, v - ear_v, 0.13, 0.22),
-        _ellipse_sd(u + hw * 0.98 - yaw * 0.1, v - ear_v, 0.13, 0.22),
+    dark = -(0.03 + 0.12 * spots_amount + 0.05 * wrinkle) * tex
+    line_w = torch.maximum(lw, torch.tensor(0.018))
+    # forehead lines (curved), between brows and hairline
+    fh = (
+        _fill(hairline + 0.07 - v, 0.03)
+        * _fill(v - brow_v + 0.08, 0.03)
+        * _fill(au - 0.55 * hw, 0.04)
     )
-    img = _lerp(img, skin * 0.85, _fill(ear_sd, e))
-
-    # ---------------------------------------------------------------- face skin with shading
-    light_ang = U(0.0, 2 * math.pi)
-    light_elev = U(0.2, 0.9)
-    lx, ly = torch.cos(light_ang) * light_elev, torch.sin(light_ang) * light_elev
-    nu = (fu / hw).clamp(-1, 1)
-    nv = v.clamp(-1, 1)
-    nz = torch.sqrt((1 - nu**2 - nv**2).clamp(min=0.0))
-    lz = torch.sqrt(1 - lx**2 - ly**2)
-    shade = (nu * lx + nv * ly + nz * lz).clamp(min=0.0)
-    ambient = U(0.35, 0.6)
-    face = skin * (ambient + (1 - ambient) * shade)
-    # skin texture: fine noise whose amplitude grows with age
-    tex = torch.randn(n, 1, res, res, generator=gen).to(torch.float32)
-    tex = F.avg_pool2d(tex, 3, stride=1, padding=1)
-    face = face * (1.0 + (0.03 + 0.10 * wrinkle) * tex)
+    spacing = 0.12
+    vv = v + 0.12 * (fu / hw) ** 2 + U(0.0, spacing)
+    dline = (torch.remainder(vv / spacing, 1.0) - 0.5) * spacing
+    dark = dark + 0.55 * _ramp(wrinkle, 0.05, 0.5) * _line(dline, line_w) * fh
+    # crow's feet: three short rays at the outer eye corner
+    cu = eu - eye_r * 1.35
+    for slope in (-0.6, 0.0, 0.6):
+        ray = _line(ev - slope * cu, line_w) * _fill(cu.abs() - 0.11, 0.02)
+        dark = dark + 0.6 * wrinkle * ray
+    # eye bags
+    bag = torch.exp(-0.5 * ((eu / (eye_r * 1.1)) ** 2 + ((ev - eye_h * 2.0) / 0.05) ** 2))
+    dark = dark + (0.1 + 0.45 * fold) * bag
+    # nasolabial folds: from beside the nose down to the mouth corners
+    tt = ((v - nose_tip + 0.03) / (mouth_v - nose_tip + 0.1)).clamp(0.0, 1.0)
+    fold_line = au - (0.13 + 0.08 * g + 0.10 * tt)
+    fm = _fill(nose_tip - 0.03 - v, 0.02) * _fill(v - mouth_v - 0.08, 0.02)
+    dark = dark + 0.75 * fold * _line(fold_line, line_w * 1.2) * fm
+    # nose ridge shadow and nostrils
+    nu_ = fu + yaw * 0.15
+    ridge = _line(nu_ - 0.04, 0.03) * _fill(eye_v + 0.08 - v, 0.02) * _fill(v - nose_tip, 0.02)
+    dark = dark + 0.25 * ridge
+    dark = dark + 0.4 * _fill(_ellipse_sd(nu_, v - nose_tip, 0.09 + 0.04 * g, 0.035), e)
     # age spots
     for _ in range(6):
-        sx, sy = U(-0.6, 0.6), U(-0.8, 0.5)
-        sr = U(0.04, 0.09)
+        sx, sy, sr = U(-0.6, 0.6), U(-0.8, 0.5), U(0.04, 0.09)
         on = (U() < spots_amount).float()
-        spot = torch.exp(-0.5 * ((fu - sx) ** 2 + (v - sy) ** 2) / sr**2) * on * 0.35
-        face = face * (1.0 - spot * torch.tensor([0.6, 0.8, 1.0]).view(1, 3, 1, 1))
+        dark = dark + 0.4 * on * torch.exp(-0.5 * ((fu - sx) ** 2 + (v - sy) ** 2) / sr**2)
+    face = skin * (shade * (1.0 - 0.7 * dark.clamp(-0.5, 1.0)))
     img = _lerp(img, face, head)
 
-    # ---------------------------------------------------------------- facial features
-    eye_v = -0.02 + 0.22 * (1.0 - g)  # eyes lower on a child's face
-    eye_du = 0.36 * hw
-    eye_r = 0.155 - 0.05 * g
-    eye_h = eye_r * (0.62 - 0.12 * _ramp(t, 45.0, 40.0))  # droopier lids with age
-
-    def darken(img, amount, col=None):
-        amount = amount.clamp(0.0, 1.0)
-        target = img * 0.35 if col is None else col
-        return _lerp(img, target, amount)
-
-    # under-eye shadow and crow's feet
-    for side in (-1.0, 1.0):
-        ex = side * eye_du
-        bag = torch.exp(
-            -0.5 * (((fu - ex) / (eye_r * 1.1)) ** 2 + ((v - eye_v - eye_h * 1.9) / 0.05) ** 2)
-        )
-        img = darken(img, bag * (0.15 + 0.45 * wrinkle) * head)
-        cu, cv = fu - ex - side * eye_r * 1.4, v - eye_v
-        for slope in (-0.6, 0.0, 0.6):
-            d = cv - slope * cu * side
-            crow = (
-                _line(d, 0.018)
-                * _fill((cu * side).abs() - 0.12, 0.02)
-                * (cu * side > -0.02).float()
-            )
-            img = darken(img, crow * wrinkle * 0.9 * head)
-        # sclera, iris
-        sclera = _fill(_ellipse_sd(fu - ex, v - eye_v, eye_r, eye_h), e)
-        img = _lerp(img, torch.full_like(skin, 0.92) * (ambient + 0.4), sclera * 0.95)
-        iris = _fill(_ellipse_sd(fu - ex - yaw * 0.05, v - eye_v, eye_h * 0.95, eye_h * 0.95), e)
-        img = _lerp(img, torch.full_like(skin, 0.08), (iris * sclera))
-        # eyebrow
-        brow_v = eye_v - eye_h - 0.10 - 0.03 * g
-        bd = v - brow_v + 0.10 * ((fu - ex) / (eye_r * 1.3)) ** 2
-        brow = _line(bd, 0.022 + 0.012 * g) * _fill((fu - ex).abs() - eye_r * 1.3, 0.03)
-        img = _lerp(img, hair_col * 0.8, (brow * (0.3 + 0.6 * g) * head))
-
-    # forehead lines
-    hairline = -0.55 - 0.08 * (1 - g) - 0.40 * recede
-    brow_top = eye_v - eye_h - 0.16
-    fh_mask = (
-        _fill(hairline + 0.06 - v, 0.02)
-        * _fill(v - brow_top, 0.02)
-        * _fill(fu.abs() - 0.5 * hw, 0.04)
-    )
-    vv = v + 0.12 * (fu / hw) ** 2
-    spacing = 0.085
-    phase = U(0.0, 1.0)
-    dline = (torch.remainder(vv / spacing + phase, 1.0) - 0.5) * spacing
-    fl = _line(dline, 0.014) * fh_mask
-    img = darken(img, fl * _ramp(wrinkle, 0.05, 0.6) * 0.8 * head)
-
-    # nose
-    nose_len = 0.12 + 0.14 * g
-    nose_tip = eye_v + 0.10 + nose_len
-    nose = _line(fu + yaw * 0.15, 0.03) * _fill(eye_v + 0.08 - v, 0.02) * _fill(v - nose_tip, 0.02)
-    img = darken(img, nose * 0.25 * head)
-    nostril = _fill(_ellipse_sd(fu + yaw * 0.15, v - nose_tip, 0.10 + 0.04 * g, 0.035), e)
-    img = darken(img, nostril * 0.45 * head)
-
-    # nasolabial folds
-    mouth_v = nose_tip + 0.16 + 0.06 * g
-    for side in (-1.0, 1.0):
-        fx = side * (0.14 + 0.08 * g)
-        tt = ((v - nose_tip + 0.02) / (mouth_v - nose_tip + 0.08)).clamp(0.0, 1.0)
-        curve = fu - (fx + side * 0.09 * tt)
-        fm = _fill(nose_tip - 0.02 - v, 0.02) * _fill(v - mouth_v - 0.06, 0.02)
-        img = darken(img, _line(curve, 0.02) * fm * fold * 0.9 * head)
-
-    # mouth and lips
-    mouth_w = 0.20 + 0.08 * g
-    lip = (0.055 - 0.030 * _ramp(t, 35.0, 45.0)) * (0.7 + 0.3 * g)
+    # ---------------------------------------------------------------- eyes, brows, mouth
+    sclera = _fill(_ellipse_sd(eu, ev, eye_r, eye_h), e) * head
+    img = _lerp(img, 0.9 * (ambient + 0.35) * torch.ones(1, 3, 1, 1), sclera * 0.9)
+    iris = _fill(_ellipse_sd(eu - yaw * 0.05, ev, eye_h * 0.95, eye_h * 0.95), e) * sclera
+    img = _lerp(img, torch.full((1, 3, 1, 1), 0.08), iris)
+    bd = v - brow_v + 0.09 * (eu / (eye_r * 1.3)) ** 2
+    brow = _line(bd, torch.maximum(lw, 0.02 + 0.012 * g)) * _fill(eu.abs() - eye_r * 1.3, 0.03)
+    img = _lerp(img, hair_col * 0.8, brow * (0.25 + 0.65 * g) * head)
+    lip = (0.055 - 0.032 * _ramp(t, 35.0, 45.0)) * (0.7 + 0.3 * g)  # lips thin with age
     smile = U(-0.05, 0.08)
     mv = v - mouth_v - smile * ((fu / mouth_w) ** 2 - 1.0)
-    lips = _fill(_ellipse_sd(fu, mv, mouth_w, lip), e)
-    lip_col = skin * torch.tensor([0.95, 0.62, 0.62]).view(1, 3, 1, 1)
-    img = _lerp(img, lip_col, lips * 0.9)
-    img = darken(img, _line(mv, 0.012) * _fill(fu.abs() - mouth_w, 0.02) * 0.8)
+    lips = _fill(_ellipse_sd(fu, mv, mouth_w, torch.maximum(lip, lw)), e) * head
+    img = _lerp(img, skin * torch.tensor([0.92, 0.6, 0.6]).view(1, 3, 1, 1), lips * 0.9)
+    img = img * (1.0 - 0.6 * _line(mv, lw) * _fill(fu.abs() - mouth_w, 0.02) * head)
 
-    # beard/stubble
-    beard_mask = _fill(head_sd, e) * _fill(mouth_v - 0.08 - v, -0.03) * (1.0 - lips)
-    beard_mask = beard_mask * _fill(fu.abs() - hw * 0.95, 0.03)
-    img = _lerp(img, hair_col * 0.7, (beard_mask * beard * 0.85))
-
-    # ---------------------------------------------------------------- hair (front: cap, fringe)
+    # ---------------------------------------------------------------- beard, front hair
+    chin = _fill(mouth_v - 0.06 - v, 0.03) * _fill(au - hw * 0.95, 0.03) * (1.0 - lips)
+    img = _lerp(img, hair_col * 0.7, chin * head * beard)
     cap_sd = torch.maximum(
-        _ellipse_sd(u, v + 0.04, hw * 1.06 * hair_vol, 1.08 * hair_vol),
-        v - hairline - 0.08 * (fu / hw) ** 2 - 0.3 * (fu.abs() > hw * 0.8).float() * (1 - recede),
+        _ellipse_sd(u, v + 0.04, hw * 1.06 * vol, 1.08 * vol),
+        v - hairline - 0.1 * (fu / hw) ** 2 - 0.35 * (au > hw * 0.78).float() * (1.0 - recede),
     )
-    density = (0.35 + 0.65 * _ramp(a_app, 0.0, 4.0)) * (1.0 - 0.35 * _ramp(t, 60.0, 30.0))
-    strands = 1.0 + 0.18 * torch.sin(fu * 60.0 + v * 8.0 + U(0.0, 6.28))
-    cap = _fill(cap_sd, e) * density
-    img = _lerp(img, hair_col * strands.clamp(0.7, 1.3), cap)
+    strands = 1.0 + 0.15 * torch.sin(fu * 40.0 + v * 6.0 + U(0.0, 6.28))
+    img = _lerp(img, hair_col * strands, _fill(cap_sd, e) * density)
 
-    # ---------------------------------------------------------------- photo nuisances
-    img = img * U(0.75, 1.25) + U(-0.08, 0.08)
-    cast = 1.0 + 0.10 * torch.randn(n, 3, 1, 1, generator=gen).to(torch.float32)
-    img = img * cast
+    # ---------------------------------------------------------------- photograph nuisances
+    img = img * (U(0.75, 1.25) * (1.0 + 0.1 * torch.cat([N(), N(), N()], 1))) + U(-0.08, 0.08)
     grey = (U() < p.grey_prob).float()
     lum = (img * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    img = _lerp(img, lum.expand_as(img), grey)
-    contrast = U(0.7, 1.15)
+    img = _lerp(img, lum, grey)
     mean = img.mean(dim=(1, 2, 3), keepdim=True)
-    img = (img - mean) * contrast + mean
-
-    # downsample, blur, noise
+    img = (img - mean) * U(0.7, 1.15) + mean
     if p.supersample > 1:
         img = F.avg_pool2d(img, p.supersample)
-    k = torch.tensor([0.25, 0.5, 0.25])
-    k2 = (k * k[None, :]).expand(3, 1, 3, 3).contiguous()
-    blurred = F.conv2d(F.pad(img, (1, 1, 1, 1), mode="replicate"), k2, groups=3)
+    padded = F.pad(img, (1, 1, 1, 1), mode="replicate")  # separable [1, 2, 1] / 4 blur
+    rows = 0.25 * padded[..., :-2, :] + 0.5 * padded[..., 1:-1, :] + 0.25 * padded[..., 2:, :]
+    blurred = 0.25 * rows[..., :-2] + 0.5 * rows[..., 1:-1] + 0.25 * rows[..., 2:]
     img = _lerp(img, blurred, U(0.0, 1.0))
-    img = img + torch.randn(img.shape, generator=gen).to(torch.float32) * U(0.0, 0.035)
+    noise = torch.randn(img.shape, generator=gen, dtype=torch.float64).float()
+    img = img + noise * U(0.0, 0.035)
     return (img.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
 
 

@@ -57,7 +57,7 @@ def _render_seed(seed: int, split: str) -> int:
     return int(seed) * 7 + SPLITS.index(split) + 1
 
 
-def synth_spec(profile: str, seed: int, params: RenderParams) -> dict:
+def synth_spec(profile: str, seed: int, params: RenderParams, limit: int | None = None) -> dict:
     """Everything that determines a synthetic data set (hashed into its cache key)."""
     return {
         "synth_version": SYNTH_VERSION,
@@ -65,15 +65,21 @@ def synth_spec(profile: str, seed: int, params: RenderParams) -> dict:
         "profile": profile,
         "seed": int(seed),
         "params": params.to_dict(),
+        "limit": None if limit is None else int(limit),
     }
 
 
 def synth_cache_path(
-    profile: str, seed: int, params: RenderParams, cache_dir: str | os.PathLike | None = None
+    profile: str,
+    seed: int,
+    params: RenderParams,
+    cache_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
 ) -> tuple[Path, str]:
     """Cache file and key of a synthetic data set."""
-    key = cache_key(synth_spec(profile, seed, params))
-    name = f"{profile}-synth-s{int(seed)}-{params.size}px-{key}.npz"
+    key = cache_key(synth_spec(profile, seed, params, limit))
+    part = "" if limit is None else f"-first{int(limit)}"
+    name = f"{profile}-synth-s{int(seed)}-{params.size}px{part}-{key}.npz"
     return default_cache_dir(cache_dir) / name, key
 
 
@@ -85,8 +91,12 @@ def generate_synth(
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
     progress: bool = False,
+    limit: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Generate (or load from the cache) all splits of a synthetic benchmark.
+
+    ``limit`` keeps only the first ``limit`` samples (of the seeded label order) of each split:
+    a quick partial set for tests and previews, whose counts no longer follow the benchmark.
 
     Returns
     -------
@@ -96,7 +106,9 @@ def generate_synth(
         and ``"seconds"`` (generation time, float64 scalar; 0-d).
     """
     params = params or RenderParams()
-    path, key = synth_cache_path(profile, seed, params, cache_dir)
+    if limit is not None and int(limit) < 1:
+        raise ValueError(f"Invalid limit {limit}; use None (all samples) or a positive count.")
+    path, key = synth_cache_path(profile, seed, params, cache_dir, limit)
     if use_cache:
         cached = load_arrays(path, key)
         if cached is not None:
@@ -106,6 +118,8 @@ def generate_synth(
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
         labels = exact_labels(counts, split, seed)
+        if limit is not None:
+            labels = labels[: int(limit)]
         arrays[f"{split}_labels"] = labels
         arrays[f"{split}_images"] = render_faces(
             labels, seed=_render_seed(seed, split), params=params, progress=progress
@@ -143,6 +157,9 @@ class SynthAgeDataset(RegressionDataset):
     train : bool
         Recorded only: the synthetic images are augmented on batches with
         :func:`bsam.data.augment_batch`, never per item.
+    limit : int, optional
+        Keep only the first ``limit`` samples of each split (tests and previews; the counts then
+        no longer follow the benchmark).
     **render_kwargs
         Fields of :class:`~bsam.data.render.RenderParams` (``size``, ``label_noise``, ...).
 
@@ -164,6 +181,7 @@ class SynthAgeDataset(RegressionDataset):
         train: bool = False,
         use_cache: bool = True,
         progress: bool = False,
+        limit: int | None = None,
         **render_kwargs,
     ) -> None:
         if split not in SPLITS:
@@ -183,8 +201,15 @@ class SynthAgeDataset(RegressionDataset):
         counts = load_label_counts(profile)
         self.label_range = counts.label_range
         arrays = generate_synth(
-            profile, seed, self.params, cache_dir=cache_dir, use_cache=use_cache, progress=progress
+            profile,
+            seed,
+            self.params,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            progress=progress,
+            limit=limit,
         )
+        self.limit = limit
         self.images = torch.from_numpy(np.ascontiguousarray(arrays[f"{split}_images"]))
         self._targets = torch.from_numpy(np.ascontiguousarray(arrays[f"{split}_labels"]))
         self.mean = torch.from_numpy(arrays["mean"]).float()
