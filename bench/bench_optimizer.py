@@ -132,9 +132,9 @@ def main(argv: list[str] | None = None) -> dict:
             "torch": torch.__version__,
         },
     }
-    print(json.dumps(result, indent=2))
     if args.json:
         write_json(args.json, result)
+    print(json.dumps(result, indent=2))
     return result
 
 
