@@ -6,6 +6,17 @@ the SAM-family optimizers, datasets, models and the training loop.
 
 from bsam import losses, metrics
 from bsam._version import __version__
+from bsam.optim import (
+    BSAM,
+    OFFICIAL_BSAM,
+    SAM,
+    ImbSAM,
+    StepResult,
+    imbsam_step,
+    official_bsam_config,
+    plain_step,
+    sam_step,
+)
 from bsam.regions import ALL_REGIONS, REGION_NAMES, ShotRegions
 from bsam.weights import BalanceWeights
 
@@ -17,4 +28,13 @@ __all__ = [
     "BalanceWeights",
     "losses",
     "metrics",
+    "SAM",
+    "BSAM",
+    "ImbSAM",
+    "StepResult",
+    "sam_step",
+    "imbsam_step",
+    "plain_step",
+    "OFFICIAL_BSAM",
+    "official_bsam_config",
 ]
