@@ -101,7 +101,7 @@ def contact_sheet(
         ax.set_title(f"{float(scalar[i]):g}", fontsize=8, pad=2)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.35 / (rows * 1.3 + 0.35)) if title else None)
     out = Path(out)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=100)

@@ -197,3 +197,14 @@ def test_nyud2_errors(tmp_path):
     (tmp_path / "nyu2_test.csv").write_text("only_one_column.png\n")
     with pytest.raises(ValueError, match="line 1: expected two columns"):
         get_dataset("nyud2-dir", "test", root=tmp_path)
+
+
+def test_fit_weights_uses_dataset_bins(tmp_path):
+    _write_agedb(tmp_path, [(31, "train")] * 3 + [(44, "train"), (60, "val")])
+    from bsam.data import fit_weights
+
+    train = get_dataset("agedb-dir", "train", root=tmp_path, img_size=8)
+    w = fit_weights(train, scheme="sqrt_inv").weights(torch.tensor([31.0, 44.0, 101.0]))
+    raw = np.array([1 / np.sqrt(3), 1.0, 1.0])  # empty bin 101 counts as 1
+    mean = (3 * raw[0] + raw[1]) / 4  # mean weight over the 4 training samples
+    assert np.allclose(w.numpy(), raw / mean, rtol=1e-6)

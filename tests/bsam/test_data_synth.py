@@ -12,6 +12,7 @@ from bsam.data import fit_regions, get_dataset
 from bsam.data.counts import SPLITS, load_label_counts
 from bsam.data.render import RenderParams, render_faces
 from bsam.data.synth import generate_synth, synth_cache_path, synth_labels
+from tests.bsam.conftest_data import agedb_synth_full  # noqa: F401  (session fixture)
 
 TINY = {"size": 8}  # tiny pictures
 LIMIT = 40  # first 40 samples of each split: fast
@@ -162,3 +163,21 @@ def test_dataset_errors(tmp_path):
         get_dataset("agedb-synth", "train", root="/data")
     with pytest.raises(ValueError, match="Unknown data set 'agedb'"):
         get_dataset("agedb", "train")
+
+
+# ---------------------------------------------------------------------------- full generation
+
+
+@pytest.mark.slow
+def test_full_generation_counts_and_pixels(agedb_synth_full):  # noqa: F811
+    """The rendered benchmark (all 16,488 images) has the CSV's exact per-age counts."""
+    for split in SPLITS:
+        want = {int(r["age"]): int(r[split]) for r in _csv("agedb_dir_label_counts.csv")}
+        ds = get_dataset("agedb-synth", split, cache_dir=agedb_synth_full)
+        assert _hist(ds.targets.numpy()) == {a: c for a, c in want.items() if c > 0}
+        assert ds.images.shape == (len(ds), 3, 32, 32) and ds.images.dtype == torch.uint8
+        # pictures are not constant: every image has contrast
+        flat = ds.images.reshape(len(ds), -1).float()
+        assert (flat.std(1) > 5).all()
+    ds = get_dataset("agedb-synth", "train", cache_dir=agedb_synth_full)
+    assert fit_regions(ds).summary() == {"many": 51, "medium": 16, "few": 33, "empty": 2}
