@@ -26,8 +26,12 @@ class RegressionDataset(Dataset):
     label_range : tuple[float, float]
         ``(lower, upper)`` of the benchmark's labels, for
         ``ShotRegions.fit(..., lower=lower, upper=upper)``.
+    in_memory : bool
+        Whether the whole split is held in memory, so that :meth:`tensors` is cheap (training
+        loops then skip the ``DataLoader``); on-disk data sets read files per item.
     """
 
+    in_memory: bool = False
     name: str = ""
     split: str = ""
     bin_width: float = 1.0

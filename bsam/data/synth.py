@@ -106,6 +106,8 @@ def generate_synth(
         and ``"seconds"`` (generation time, float64 scalar; 0-d).
     """
     params = params or RenderParams()
+    if int(seed) < 0:
+        raise ValueError(f"Invalid seed {seed}; seed must be >= 0.")
     if limit is not None and int(limit) < 1:
         raise ValueError(f"Invalid limit {limit}; use None (all samples) or a positive count.")
     path, key = synth_cache_path(profile, seed, params, cache_dir, limit)
@@ -170,6 +172,7 @@ class SynthAgeDataset(RegressionDataset):
     """
 
     bin_width = 1.0
+    in_memory = True
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ def test_agedb_dir_loads_each_split(tmp_path):
     train = get_dataset("agedb-dir", "train", root=tmp_path, img_size=32)
     assert len(train) == 3 and train.targets.tolist() == [31.0, 44.0, 101.0]
     assert train.label_range == (0.0, 101.0) and train.bin_width == 1.0
+    assert not train.in_memory
     x, y = train[0]
     assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and y.shape == ()
     # eval transform: normalised with mean .5, std .5 -> values in [-1, 1]

@@ -152,9 +152,18 @@ def test_dataset_items_tensors_and_normalisation(tmp_path):
     assert regions.num_bins == 102 and regions.counts.sum() == LIMIT
 
 
+def test_imdb_synth_profile(tmp_path):
+    ds = get_dataset("imdb-synth", "test", cache_dir=tmp_path, limit=LIMIT, **TINY)
+    assert (ds.name, ds.label_range, len(ds)) == ("imdb-synth", (0.0, 120.0), LIMIT)
+    assert np.array_equal(ds.targets.numpy(), synth_labels("imdb", "test", 0)[:LIMIT])
+    assert ds.in_memory
+
+
 def test_dataset_errors(tmp_path):
     with pytest.raises(ValueError, match=r"Unknown option\(s\) \['colour'\]"):
         get_dataset("agedb-synth", "train", cache_dir=tmp_path, colour=1)
+    with pytest.raises(ValueError, match="Invalid seed -1"):
+        get_dataset("agedb-synth", "train", cache_dir=tmp_path, seed=-1)
     with pytest.raises(ValueError, match="Invalid limit 0"):
         get_dataset("agedb-synth", "train", cache_dir=tmp_path, limit=0)
     with pytest.raises(ValueError, match="Invalid split 'dev'"):
