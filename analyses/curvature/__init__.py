@@ -16,6 +16,14 @@ from analyses.curvature.hvp import CURVATURES, HVP_METHODS, CurvatureOperator, s
 from analyses.curvature.lanczos import WHICH, lanczos, lanczos_extremes
 from analyses.curvature.meyer2021hutchpp import hutchpp_trace
 from analyses.curvature.power import power_iteration
+from analyses.curvature.regions import (
+    METRICS,
+    TABLE8,
+    TRACE_METHODS,
+    model_hash,
+    region_curvature,
+    save_curvature,
+)
 from analyses.curvature.results import DensityResult, EigenResult, TraceResult
 
 __all__ = [
@@ -34,4 +42,10 @@ __all__ = [
     "EigenResult",
     "TraceResult",
     "DensityResult",
+    "region_curvature",
+    "save_curvature",
+    "model_hash",
+    "METRICS",
+    "TRACE_METHODS",
+    "TABLE8",
 ]
