@@ -1,0 +1,176 @@
+"""Plots of Hessian spectra per region: SLQ densities and eigenvalue/trace bars.
+
+Both functions take the dict returned by :func:`analyses.curvature.region_curvature` (or read back
+from its JSON) and draw on a given ``Axes`` or a new :class:`~matplotlib.figure.Figure` (no pyplot
+state). Save with :func:`analyses.plotting.save_figure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = ["plot_density", "plot_curvature_bars", "BAR_QUANTITIES"]
+
+#: Quantities :func:`plot_curvature_bars` can draw, with the error bar each one carries.
+BAR_QUANTITIES: dict[str, str] = {
+    "lambda_max": "residual of the Ritz pair",
+    "lambda_min": "residual of the Ritz pair",
+    "lambda_abs": "residual of the Ritz pair",
+    "trace": "standard error",
+}
+_COLORS = {"all": "0.25", "many": "tab:blue", "medium": "tab:orange", "few": "tab:red"}
+_LABELS = {
+    "lambda_max": r"$\lambda_{\max}$",
+    "lambda_min": r"$\lambda_{\min}$",
+    "lambda_abs": r"$\lambda_{|\max|}$",
+    "trace": r"$\mathrm{tr}(H)$",
+}
+
+
+def _fig_ax(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _regions(result: Mapping[str, Any], regions: Sequence[str] | None) -> dict[str, Any]:
+    if not isinstance(result, Mapping) or "regions" not in result:
+        raise ValueError(
+            "Invalid result: expected the dict returned by region_curvature (with 'regions')."
+        )
+    entries = result["regions"]
+    names = list(entries) if regions is None else list(regions)
+    unknown = [n for n in names if n not in entries]
+    if unknown:
+        raise ValueError(f"Invalid regions {unknown}; the result holds {list(entries)}.")
+    return {n: entries[n] for n in names}
+
+
+def plot_density(
+    result: Mapping[str, Any],
+    *,
+    regions: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    log: bool = True,
+    floor: float = 1e-8,
+    title: str | None = None,
+) -> Figure:
+    r"""Draw the SLQ spectral density :math:`\phi_\sigma(t)` of each region on one axis.
+
+    Parameters
+    ----------
+    result:
+        Output of :func:`analyses.curvature.region_curvature` with the ``"density"`` metric.
+    regions:
+        Regions to draw (default: all with a density; empty regions are skipped).
+    ax:
+        Axis to draw on (default: a new figure).
+    log:
+        Logarithmic density axis (as in Ghorbani et al. 2019), values clipped below at ``floor``.
+    floor:
+        Smallest density drawn on a log axis.
+    title:
+        Axis title.
+
+    Returns
+    -------
+    Figure
+        The figure holding the axis; one line per region, labelled with its name.
+    """
+    entries = _regions(result, regions)
+    fig, ax = _fig_ax(ax, (5.0, 3.5))
+    drawn = 0
+    for name, entry in entries.items():
+        dens = entry.get("density")
+        if "density" not in entry:
+            raise ValueError(
+                f"Invalid result: region {name!r} has no density; compute it with "
+                "metrics=(..., 'density')."
+            )
+        if dens is None:  # empty region
+            continue
+        grid = np.asarray(dens["grid"], dtype=float)
+        d = np.asarray(dens["density"], dtype=float)
+        if log:
+            d = np.maximum(d, floor)
+        ax.plot(grid, d, label=name, color=_COLORS.get(name), lw=1.2)
+        drawn += 1
+    if drawn == 0:
+        raise ValueError("Invalid result: no density to draw, every region is empty.")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("eigenvalue")
+    ax.set_ylabel("density")
+    prov = result.get("provenance", {})
+    if title is None and prov:
+        title = f"{prov.get('curvature', '')} of the {prov.get('loss', '')} loss"
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_curvature_bars(
+    result: Mapping[str, Any],
+    quantity: str = "lambda_max",
+    *,
+    regions: Sequence[str] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    r"""Bar chart of one curvature quantity per region, with its error bar.
+
+    Eigenvalues carry the residual :math:`\|Hu - \theta u\|` (an eigenvalue lies within it), the
+    trace its standard error. Empty regions (NaN) are drawn as gaps.
+
+    Parameters
+    ----------
+    result:
+        Output of :func:`analyses.curvature.region_curvature`.
+    quantity:
+        A key of :data:`BAR_QUANTITIES`.
+    regions:
+        Regions to draw, in order (default: all in the result).
+    ax:
+        Axis to draw on (default: a new figure).
+
+    Returns
+    -------
+    Figure
+        The figure holding the axis (one bar per region).
+    """
+    if quantity not in BAR_QUANTITIES:
+        raise ValueError(f"Invalid quantity {quantity!r}; choose from {list(BAR_QUANTITIES)}.")
+    entries = _regions(result, regions)
+    which = {"lambda_max": "LA", "lambda_min": "SA", "lambda_abs": "LM"}.get(quantity)
+    values, errors = [], []
+    for name, entry in entries.items():
+        if quantity not in entry:
+            raise ValueError(
+                f"Invalid result: region {name!r} has no {quantity!r}; compute the metric "
+                f"{'trace' if quantity == 'trace' else 'lambda_max'}."
+            )
+        values.append(float(entry[quantity]))
+        if quantity == "trace":
+            errors.append(float(entry.get("trace_se", np.nan)))
+        else:
+            eig = entry.get("eigen")
+            errors.append(float(eig[which]["residuals"][0]) if eig else np.nan)
+    fig, ax = _fig_ax(ax, (4.0, 3.0))
+    x = np.arange(len(values))
+    ax.bar(
+        x,
+        values,
+        yerr=np.nan_to_num(errors),
+        color=[_COLORS.get(n, "tab:gray") for n in entries],
+        capsize=3,
+    )
+    ax.set_xticks(x, list(entries))
+    ax.axhline(0.0, color="0.5", lw=0.6)
+    ax.set_ylabel(_LABELS[quantity])
+    return fig
