@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -75,35 +74,16 @@ def checkpoint_surface(
     saved there (default: ``out`` with suffix ``.dirs.h5``). Under torchrun the grid is sharded
     over the ranks. See :func:`landscape.compute_surface` for the rest.
     """
-    from bsam.checkpoint import file_hash, load_model
-    from bsam.data import get_dataset
+    from bsam.checkpoint_data import load_checkpoint_data
     from bsam.device import resolve_device
-    from bsam.regions import ShotRegions
 
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {checkpoint}")
     xs, ys = parse_grid(grid, dims)
     dev = resolve_device(device)
     distributed.init_from_env(dev)
     if dev.type == "cuda" and distributed.world()[1] > 1:
         dev = resolve_device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}")
-    model, ckpt = load_model(checkpoint, device=dev)
-    if "regions" not in ckpt:
-        raise ValueError(
-            f"Checkpoint {checkpoint} stores no shot regions; it was not written by bsam train."
-        )
-    shot = ShotRegions.from_dict(ckpt["regions"])
-    stored: dict[str, Any] = ckpt.get("data") or {}
-    name = data if data is not None else stored.get("name")
-    if name is None:
-        raise ValueError(
-            f"Checkpoint {checkpoint} names no data set; pass --data (e.g. agedb-synth)."
-        )
-    kwargs = dict(stored.get("kwargs") or {}) if data is None else {}
-    if data is None and root is None:
-        root = stored.get("root")
-    dataset = get_dataset(name, split, root=root, **kwargs)
+    loaded = load_checkpoint_data(checkpoint, split, data=data, root=root, device=dev)
+    model, dataset, shot = loaded.model, loaded.dataset, loaded.regions
 
     out = Path(out)
     dir_path = Path(dir_file) if dir_file is not None else out.with_suffix(".dirs.h5")
@@ -121,12 +101,7 @@ def checkpoint_surface(
         if distributed.world()[0] == 0:
             save_directions(dir_path, directions)
         directions.source = str(dir_path)
-    provenance = {
-        "dataset": name,
-        "split": split,
-        "checkpoint": str(checkpoint),
-        "checkpoint_hash": file_hash(checkpoint),
-    }
+    provenance = {k: loaded.data_info[k] for k in ("dataset", "split", "checkpoint", "checkpoint_hash")}
     return compute_surface(
         model,
         dataset,
