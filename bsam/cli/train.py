@@ -168,6 +168,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             help=f"{help_text} (default: {_DEFAULTS[name]})".strip(),
             **options,
         )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     parser.set_defaults(func=run)
 
@@ -185,6 +191,12 @@ def run(args: argparse.Namespace) -> int:
     from bsam.train import NonFiniteLossError, train
 
     config = config_from_args(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"Invalid --threads {args.threads}: must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         result = train(config, out_dir=args.out, quiet=args.quiet)
     except NonFiniteLossError as err:

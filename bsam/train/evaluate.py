@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -119,12 +120,20 @@ def evaluate_model(
     """Per-region report (:func:`bsam.metrics.regression_report`) of ``model`` on ``data``.
 
     Returns ``{"all"|"many"|"medium"|"few": {"n", "mae", "mse", "rmse", "gm", "bmae"}}``, with
-    ``delta1`` added for dense (depth) targets.
+    ``delta1`` added for dense (depth) targets when every prediction is positive.
     """
     pred, target = predict(
         model, data, batch_size=batch_size, device=device, num_workers=num_workers
     )
-    return regression_report(pred, target, regions, delta1=target.dim() > 1)
+    dense = target.dim() > 1
+    if dense and not bool((pred > 0).all()):
+        warnings.warn(
+            "delta1 is left out of the report: some depth predictions are <= 0",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        dense = False
+    return regression_report(pred, target, regions, delta1=dense)
 
 
 def evaluate_checkpoint(

@@ -6,6 +6,7 @@ A run folder holds::
     last.pt       checkpoint after the last finished epoch (weights, optimizer, RNG states, log)
     best.pt       checkpoint of the epoch with the lowest validation MAE (or bMAE)
     log.csv       one row per epoch: lr, train loss, validation MAE/bMAE per region, seconds
+                  (epoch total, of which evaluation)
     metrics.json  per-region reports on val and test of the best and of the final weights
 
 Every file is written atomically after each epoch. Rerunning :func:`train` with the same config
@@ -71,6 +72,7 @@ LOG_COLUMNS: tuple[str, ...] = (
     "train_loss",
     *(f"val_{m}_{r}" for m in ("mae", "bmae") for r in ALL_REGIONS),
     "seconds",
+    "eval_seconds",
 )
 
 
@@ -398,11 +400,11 @@ class _Trainer:
                 resumed_from=cfg.epochs,
                 already_done=True,
             )
+        self._setup()  # before writing anything: a config that cannot run leaves no folder
         self.ctx.barrier()
         if self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             write_json(paths["config"], cfg.to_dict())
-        self._setup()
         start = self._resume() if paths["last"].is_file() else 0
         if start:
             self.log(f"{self.out_dir}: resuming after epoch {start}/{cfg.epochs}")
@@ -416,7 +418,6 @@ class _Trainer:
 
     def _setup(self) -> None:
         cfg, ctx = self.cfg, self.ctx
-        seed_everything(cfg.seed)
         self.train_split = _load_split(cfg, "train", train=True)
         self.val_split = _load_split(cfg, "val", train=False)
         ds = self.train_split.dataset
@@ -439,6 +440,7 @@ class _Trainer:
         self.train_y = y.to(dev)
         self.train_x = None if self.train_split.x is None else self.train_split.x.to(dev)
         self.augment = _augmenter(cfg, ds) if self.train_x is not None else None
+        seed_everything(cfg.seed)  # right before the model: data loading may draw numbers
         self.model = _build_model(cfg).to(dev)
         broadcast_parameters(self.model, ctx)
         self.optimizer = _build_optimizer(cfg, self.model)
@@ -530,6 +532,7 @@ class _Trainer:
         average_buffers(self.model, ctx)
         row: dict[str, float] = {}
         if ctx.is_main:
+            eval_started = time.perf_counter()
             val = evaluate_model(
                 self.model,
                 self.val_split.eval_data,
@@ -538,7 +541,8 @@ class _Trainer:
                 device=self.device,
                 num_workers=cfg.num_workers,
             )
-            seconds = time.perf_counter() - started
+            now = time.perf_counter()
+            seconds, eval_seconds = now - started, now - eval_started
             self.train_seconds += seconds
             row = {
                 "epoch": epoch,
@@ -547,6 +551,7 @@ class _Trainer:
                 "train_loss": loss_sum / max(loss_count, 1),
                 **{f"val_{m}_{r}": val[r][m] for m in ("mae", "bmae") for r in ALL_REGIONS},
                 "seconds": seconds,
+                "eval_seconds": eval_seconds,
             }
             self.history.append(row)
             value = val["all"][cfg.select]

@@ -19,14 +19,19 @@ _SIZES = {"train": 240, "val": 80, "test": 80}
 
 
 class TinyRegression(RegressionDataset):
-    """Features ``x`` (6,) and target ``y`` in [0, 20), held in memory."""
+    """Features ``x`` (6,) and target ``y`` in [0, 20) (or a 2x2 map of such values), in memory."""
 
     bin_width = 1.0
     label_range = (0.0, 19.0)
     in_memory = True
 
     def __init__(
-        self, split: str, seed: int = 0, n: int | None = None, in_memory: bool = True
+        self,
+        split: str,
+        seed: int = 0,
+        n: int | None = None,
+        in_memory: bool = True,
+        dense: bool = False,
     ) -> None:
         self.name, self.split, self.in_memory = NAME, split, in_memory
         rng = np.random.default_rng([seed, ("train", "val", "test").index(split)])
@@ -36,6 +41,9 @@ class TinyRegression(RegressionDataset):
         x = rng.normal(size=(size, 6)).astype(np.float32)
         x[:, 0] = (y - 5.0) / 4.0 + 0.3 * x[:, 0]
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        if dense:  # a 2x2 "depth map" per sample: the target plus fixed offsets, all positive
+            offsets = torch.tensor([[0.5, 1.0], [1.5, 2.0]])
+            self.y = (self.y[:, None, None] + offsets).clamp(max=19.0)
 
     @property
     def targets(self) -> torch.Tensor:
@@ -58,8 +66,8 @@ class TinyRegression(RegressionDataset):
 if NAME not in DATASETS:
 
     @register_dataset(NAME)
-    def _tiny(split, *, root=None, train=False, seed=0, cache_dir=None, n=None, in_memory=True):
-        return TinyRegression(split, seed=seed, n=n, in_memory=in_memory)
+    def _tiny(split, *, root=None, train=False, seed=0, cache_dir=None, **kwargs):
+        return TinyRegression(split, seed=seed, **kwargs)
 
 
 def tiny_config(**overrides):
