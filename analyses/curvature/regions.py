@@ -188,7 +188,7 @@ def region_curvature(
     trace_method: str = "hutchpp",
     trace_rel_se: float = 0.05,
     trace_max_matvecs: int = 500,
-    sketch_size: int = 10,
+    sketch_size: int = 5,
     density_probes: int = 4,
     density_steps: int = 64,
     seed: int = 0,
