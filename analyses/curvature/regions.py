@@ -49,6 +49,7 @@ from bsam.regions import ALL_REGIONS
 
 __all__ = [
     "region_curvature",
+    "checkpoint_curvature",
     "save_curvature",
     "model_hash",
     "METRICS",
@@ -428,3 +429,56 @@ def save_curvature(
                 }
             )
     return path, csv_file
+
+
+def checkpoint_curvature(
+    path: str | os.PathLike,
+    *,
+    data: str | None = None,
+    root: str | os.PathLike | None = None,
+    split: str = "test",
+    device: str = "auto",
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """:func:`region_curvature` of a ``bsam train`` checkpoint on one split of its data set.
+
+    The model comes from :func:`bsam.checkpoint.load_model`, the data from
+    :func:`bsam.data.get_dataset` (the checkpoint's data set unless ``data`` names another), the
+    shot regions from the checkpoint (fitted on its training split). ``kwargs`` go to
+    :func:`region_curvature`; the provenance also records the checkpoint's path and file hash.
+
+    Returns
+    -------
+    dict
+        The :func:`region_curvature` result.
+    """
+    from bsam.checkpoint import file_hash, load_model
+    from bsam.data import get_dataset
+    from bsam.regions import ShotRegions
+
+    model, ckpt = load_model(path, device=device)
+    stored = ckpt.get("data") or {}
+    name = data if data is not None else stored.get("name")
+    if name is None:
+        raise ValueError(
+            f"Checkpoint {path} names no data set; pass data='...' (e.g. agedb-synth)."
+        )
+    ds_kwargs = dict(stored.get("kwargs") or {}) if data is None else {}
+    if data is None and root is None:
+        root = stored.get("root")
+    dataset = get_dataset(name, split, root=root, **ds_kwargs)
+    if "regions" not in ckpt:
+        raise ValueError(
+            f"Checkpoint {path} stores no shot regions; it was not written by bsam train."
+        )
+    regions = ShotRegions.from_dict(ckpt["regions"])
+    info = {
+        "name": name,
+        "root": None if root is None else str(root),
+        "split": split,
+        "kwargs": ds_kwargs,
+        "checkpoint": str(Path(path)),
+        "checkpoint_hash": file_hash(path),
+        "epoch": ckpt.get("epoch"),
+    }
+    return region_curvature(model, dataset, regions, data_info=info, **kwargs)
