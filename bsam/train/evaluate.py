@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from bsam.checkpoint import file_hash, load_model
 from bsam.device import resolve_device
 from bsam.metrics import regression_report
 from bsam.regions import ShotRegions
@@ -142,14 +140,15 @@ def evaluate_checkpoint(
     split: str = "test",
     data: str | None = None,
     root: str | os.PathLike | None = None,
-    data_kwargs: dict[str, Any] | None = None,
     device: str | torch.device = "auto",
     batch_size: int = 1024,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on one split of its data set (or of another one).
 
-    The shot regions are those stored in the checkpoint (fitted on its training split), so the
-    numbers match the ones written during training.
+    The model, the split and the shot regions come from
+    :func:`bsam.checkpoint_data.load_checkpoint_data`: the regions are those stored in the
+    checkpoint (fitted on its training split), so the numbers match the ones written during
+    training.
 
     Parameters
     ----------
@@ -157,8 +156,8 @@ def evaluate_checkpoint(
         A ``best.pt`` / ``last.pt`` written by :func:`bsam.train.train`.
     split : {"train", "val", "test"}
         Split to evaluate.
-    data, root, data_kwargs : optional
-        Data set name, root folder and options; default: those stored in the checkpoint.
+    data, root : optional
+        Data set name and root folder; default: those stored in the checkpoint.
     device : str or torch.device
         ``"auto"``, ``"cpu"``, ``"cuda"``...
     batch_size : int
@@ -169,33 +168,22 @@ def evaluate_checkpoint(
     dict
         ``{"checkpoint", "file_hash", "epoch", "data", "split", "report"}``.
     """
-    from bsam.data import get_dataset
+    from bsam.checkpoint_data import load_checkpoint_data
 
-    model, ckpt = load_model(path, device=device)
-    stored = ckpt.get("data") or {}
-    name = data if data is not None else stored.get("name")
-    if name is None:
-        raise ValueError(f"Checkpoint {path} names no data set; pass data='...' (e.g. agedb-synth)")
-    if data is None:
-        root = stored.get("root") if root is None else root
-        kwargs = dict(stored.get("kwargs") or {})
-    else:
-        kwargs = {}
-    kwargs.update(data_kwargs or {})
-    dataset = get_dataset(name, split, root=root, **kwargs)
-    if "regions" not in ckpt:
-        raise ValueError(
-            f"Checkpoint {path} stores no shot regions; it was not written by bsam train"
-        )
-    regions = ShotRegions.from_dict(ckpt["regions"])
+    loaded = load_checkpoint_data(path, split, data=data, root=root, device=device)
     report = evaluate_model(
-        model, dataset, regions, batch_size=batch_size, device=resolve_device(device)
+        loaded.model,
+        loaded.dataset,
+        loaded.regions,
+        batch_size=batch_size,
+        device=resolve_device(device),
     )
+    info = loaded.data_info
     return {
-        "checkpoint": str(Path(path)),
-        "file_hash": file_hash(path),
-        "epoch": int(ckpt["epoch"]),
-        "data": {"name": name, "root": None if root is None else str(root), "kwargs": kwargs},
+        "checkpoint": info["checkpoint"],
+        "file_hash": info["checkpoint_hash"],
+        "epoch": int(loaded.checkpoint["epoch"]),
+        "data": {"name": info["dataset"], "root": info["root"]},
         "split": split,
         "report": report,
     }
