@@ -200,42 +200,38 @@ def _ours_power_free(
     return {"s": dt, "hvps": r.num_matvecs, "value": lam, "rel_err": abs(lam - ref) / abs(ref)}
 
 
-def _time_hvps(op: Any, n: int = 8) -> float:
-    v = torch.randn(op.shape[0])
-    op @ v  # warm-up (builds the graph for reuse_graph)
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        op @ v
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def _hvp_methods(model: nn.Module, X: torch.Tensor, y: torch.Tensor, quiet: bool) -> dict:
-    out: dict[str, Any] = {}
-    for method in ("reuse_graph", "double_backward", "forward_over_reverse"):
-        op = CurvatureOperator(model, (X, y), loss="l1", hvp_method=method)
-        out[f"{method}_s_per_hvp"] = _time_hvps(op)
-        _log(f"  {method}: {out[f'{method}_s_per_hvp']:.3f} s/HVP", quiet)
-    ops = CurvatureOperator(model, (X, y), loss="l1", hvp_method="double_backward", batch_size=64)
-    out["double_backward_3_batches_s_per_hvp"] = _time_hvps(ops)
-    opf = CurvatureOperator(
-        model, (X, y), loss="l1", hvp_method="forward_over_reverse", batch_size=64
-    )
-    out["forward_over_reverse_3_batches_s_per_hvp"] = _time_hvps(opf)
-    # PyHessian's single-batch product (graph kept from its constructor)
+    """Seconds per product of each strategy, timed round-robin (one product of each per round,
+    rotating order) so that the shared machine's load hits them alike; medians of 8 rounds."""
     ph = importlib.import_module("pyhessian.hessian")
-
-    h = ph.hessian(model, _l1, data=(X, y), cuda=False)
-    v = [torch.randn_like(p) for p in h.params]
-    times = []
-    for _ in range(8):
-        t0 = time.perf_counter()
-        ph.hessian_vector_product(h.gradsH, h.params, v)
-        times.append(time.perf_counter() - t0)
-    out["pyhessian_s_per_hvp"] = statistics.median(times)
+    ops: dict[str, Any] = {}
+    for method in ("reuse_graph", "double_backward", "forward_over_reverse"):
+        ops[method] = CurvatureOperator(model, (X, y), loss="l1", hvp_method=method)
+    for method in ("double_backward", "forward_over_reverse"):
+        ops[f"{method}_3_batches"] = CurvatureOperator(
+            model, (X, y), loss="l1", hvp_method=method, batch_size=64
+        )
+    h = ph.hessian(model, _l1, data=(X, y), cuda=False)  # PyHessian's single-batch product
+    n = sum(p.numel() for p in model.parameters())
+    v = torch.randn(n)
+    vlist = list(torch.split(v, [p.numel() for p in h.params]))
+    vlist = [t.view_as(p) for t, p in zip(vlist, h.params)]
+    calls: dict[str, Any] = {k: (lambda op=op: op @ v) for k, op in ops.items()}
+    calls["pyhessian"] = lambda: ph.hessian_vector_product(h.gradsH, h.params, vlist)
+    for fn in calls.values():  # warm-up (builds the kept graph of reuse_graph)
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    names = list(calls)
+    for r in range(8):
+        for k in names[r % len(names) :] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            calls[k]()
+            times[k].append(time.perf_counter() - t0)
+    out = {f"{k}_s_per_hvp": statistics.median(t) for k, t in times.items()}
+    for k, t in out.items():
+        _log(f"  {k}: {t:.3f}", quiet)
     model.zero_grad(set_to_none=True)
-    del h
+    calls.clear()
     out["curvlinops"] = _curvlinops(model, X, y)
     return out
 
