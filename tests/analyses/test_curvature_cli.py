@@ -12,6 +12,7 @@ from bsam.checkpoint import save_checkpoint
 from bsam.cli import main
 from bsam.data import fit_regions, get_dataset
 from bsam.models import build_model
+from tests.analyses._curvature_nets import one_thread  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture(scope="module")

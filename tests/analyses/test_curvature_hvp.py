@@ -8,12 +8,13 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from analyses.curvature import CurvatureOperator, select_parameters
-from tests.analyses._curvature_nets import (
+from tests.analyses._curvature_nets import (  # noqa: F401 (one_thread: autouse fixture)
     cnn_data,
     dense_ggn,
     dense_hessian,
     mlp,
     mlp_data,
+    one_thread,
     small_cnn,
 )
 

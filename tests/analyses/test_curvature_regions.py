@@ -18,7 +18,7 @@ from analyses.curvature.regions import (
     save_curvature,
 )
 from bsam.regions import ShotRegions
-from tests.analyses._curvature_nets import dense_hessian, mlp
+from tests.analyses._curvature_nets import dense_hessian, mlp, one_thread  # noqa: F401
 
 
 def _problem():

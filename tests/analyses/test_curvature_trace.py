@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from analyses.curvature import CurvatureOperator, hutchinson_trace, hutchpp_trace
-from tests.analyses._curvature_nets import cnn_data, dense_hessian, small_cnn
+from tests.analyses._curvature_nets import cnn_data, dense_hessian, one_thread, small_cnn  # noqa: F401
 
 
 def _decaying(n: int = 400, seed: int = 0) -> torch.Tensor:
