@@ -13,7 +13,9 @@ import torch
 
 matplotlib.use("Agg")
 os.environ.setdefault("BSAM_QUIET", "1")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# Tests use small tensors: one intra-op thread is fastest, and avoids oversubscription on
+# 2-core machines that run other jobs.
+torch.set_num_threads(1)
 
 COUNTS_CSV = Path(__file__).resolve().parents[1] / "bsam" / "data" / "resources" / "agedb_dir_label_counts.csv"
 

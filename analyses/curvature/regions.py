@@ -455,33 +455,10 @@ def checkpoint_curvature(
     dict
         The :func:`region_curvature` result.
     """
-    from bsam.checkpoint import file_hash, load_model
-    from bsam.data import get_dataset
-    from bsam.regions import ShotRegions
+    from bsam.checkpoint_data import load_checkpoint_data
 
-    model, ckpt = load_model(path, device=device)
-    stored = ckpt.get("data") or {}
-    name = data if data is not None else stored.get("name")
-    if name is None:
-        raise ValueError(
-            f"Checkpoint {path} names no data set; pass data='...' (e.g. agedb-synth)."
-        )
-    ds_kwargs = dict(stored.get("kwargs") or {}) if data is None else {}
-    if data is None and root is None:
-        root = stored.get("root")
-    dataset = get_dataset(name, split, root=root, **ds_kwargs)
-    if "regions" not in ckpt:
-        raise ValueError(
-            f"Checkpoint {path} stores no shot regions; it was not written by bsam train."
-        )
-    regions = ShotRegions.from_dict(ckpt["regions"])
-    info = {
-        "name": name,
-        "root": None if root is None else str(root),
-        "split": split,
-        "kwargs": ds_kwargs,
-        "checkpoint": str(Path(path)),
-        "checkpoint_hash": file_hash(path),
-        "epoch": ckpt.get("epoch"),
-    }
+    loaded = load_checkpoint_data(path, split, data=data, root=root, device=device)
+    info = {**loaded.data_info, "name": loaded.data_info["dataset"], "kwargs": dict((loaded.checkpoint.get("data") or {}).get("kwargs") or {})
+            if data is None else {}, "epoch": loaded.checkpoint.get("epoch")}
+    model, dataset, regions = loaded.model, loaded.dataset, loaded.regions
     return region_curvature(model, dataset, regions, data_info=info, **kwargs)

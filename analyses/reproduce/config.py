@@ -1,0 +1,188 @@
+"""Configuration of the reproduction: the shared training recipe and what each stage computes.
+
+The default recipe was chosen on *validation* MAE of ``agedb-synth`` (never on test); see
+``docs/reproduce.md`` for the search and the measured timings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Recipe", "ReproduceConfig", "RunSpec", "plan_runs", "METHOD_LABELS", "ABLATION_RHOS"]
+
+#: Display names of the methods, as in the paper's tables.
+METHOD_LABELS: dict[str, str] = {
+    "vanilla": "Vanilla",
+    "sqinv": "SQINV",
+    "lds": "LDS",
+    "sam": "SQINV + SAM",
+    "imbsam": "SQINV + ImbSAM",
+    "bsam": "SQINV + BSAM",
+    "bsam-vanilla-descent": "BSAM (vanilla L1 descent)",
+    "bsam-inv": "SQINV + BSAM (INV perturbation)",
+}
+
+#: The radii of the paper's Figure 2.
+ABLATION_RHOS: tuple[float, ...] = (0.05, 0.1, 0.2)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training recipe shared by every method (only ``rho`` is ignored by the plain ones)."""
+
+    epochs: int = 12
+    lr: float = 0.05
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    rho: float = 0.2
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the reproduction: a name, a seed and the TrainConfig fields it sets."""
+
+    name: str
+    method: str
+    seed: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+    purpose: str = "main"
+
+    @property
+    def label(self) -> str:
+        """Display name for tables."""
+        return METHOD_LABELS.get(self.name, self.name)
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """Everything ``bsam reproduce`` does; :meth:`quick` gives the tiny test configuration.
+
+    Attributes
+    ----------
+    data, root, data_kwargs, model:
+        Dataset name (``agedb-synth`` by default, ``agedb-dir`` with ``root`` for the paper's
+        data), its options, and the model of :func:`bsam.models.build_model`.
+    methods:
+        Methods trained for the MAE tables; ``multi_seed`` of them use every seed in ``seeds``,
+        the others only the first.
+    tables_5_7:
+        Also train BSAM with vanilla L1 descent (Table 5) and with INV perturbation weights
+        (Table 7), first seed only.
+    ablation_rho:
+        Train SAM, ImbSAM and BSAM at every radius of :data:`ABLATION_RHOS` (Figure 2).
+    surface_methods, surface_points_2d, surface_points_1d, surface_span:
+        Methods whose first-seed model gets a 2D (``n x n``) and a 1D surface over
+        ``[-span, span]`` in filter-normalized random directions, on the test split.
+    hessian_methods, hessian_regions, lanczos_iters, trace_rel_se, max_trace_hvps:
+        Methods whose models (every seed) get lambda_max and Tr(H) per region on the test split
+        and on the few-shot training samples; the Lanczos budget and the trace's target relative
+        standard error.
+    curvature:
+        ``"hessian"`` or ``"ggn"``; ``hessian_loss`` the loss whose curvature is measured.
+    density, density_probes, density_steps:
+        Also estimate the spectral density (stochastic Lanczos quadrature) of the first seed's
+        models on the test split, with this many probes and Lanczos steps.
+    many, few:
+        Shot-region thresholds on the training-bin counts.
+    """
+
+    data: str = "agedb-synth"
+    root: str | None = None
+    data_kwargs: dict[str, Any] = field(default_factory=dict)
+    model: str = "resnet8"
+    device: str = "auto"
+    out: str = "results/reproduce"
+    recipe: Recipe = field(default_factory=Recipe)
+    methods: tuple[str, ...] = ("vanilla", "sqinv", "sam", "imbsam", "bsam")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    multi_seed: tuple[str, ...] = ("sqinv", "bsam")
+    tables_5_7: bool = True
+    ablation_rho: bool = False
+    surface_methods: tuple[str, ...] = ("vanilla", "sqinv", "bsam")
+    surface_points_2d: int = 21
+    surface_points_1d: int = 41
+    surface_span: float = 1.0
+    hessian_methods: tuple[str, ...] = ("sqinv", "bsam")
+    hessian_regions: tuple[str, ...] = ("all", "many", "medium", "few")
+    hessian_loss: str = "l1"
+    curvature: str = "ggn"
+    lanczos_iters: int = 40
+    trace_rel_se: float = 0.05
+    max_trace_hvps: int = 300
+    density: bool = True
+    density_probes: int = 1
+    density_steps: int = 32
+    many: int = 100
+    few: int = 20
+    quick: bool = False
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> ReproduceConfig:
+        """Tiny settings exercising every stage in about a minute on 2 CPU cores."""
+        base = {
+            "recipe": Recipe(epochs=1, lr=0.05, batch_size=128, rho=0.2),
+            # 1,000 samples per split: thresholds scaled by about 1/12 so that every region
+            # keeps samples.
+            "data_kwargs": {"limit": 1000} if overrides.get("data", "agedb-synth").endswith("synth") else {},
+            "many": 8,
+            "few": 2,
+            "seeds": (0, 1),
+            "surface_points_2d": 5,
+            "surface_points_1d": 7,
+            "lanczos_iters": 6,
+            "trace_rel_se": 0.5,
+            "max_trace_hvps": 20,
+            "density_probes": 1,
+            "density_steps": 6,
+            "quick": True,
+            "out": "results/reproduce-quick",
+        }
+        base.update(overrides)
+        return cls(**base)
+
+    def replace(self, **changes: Any) -> ReproduceConfig:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def out_dir(self) -> Path:
+        """The output folder."""
+        return Path(self.out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description."""
+        return dataclasses.asdict(self)
+
+
+def plan_runs(cfg: ReproduceConfig) -> list[RunSpec]:
+    """Every training run the configuration needs, in the order they are trained."""
+    runs: list[RunSpec] = []
+    seen: set[tuple[str, int]] = set()
+
+    def add(spec: RunSpec) -> None:
+        if (spec.name, spec.seed) not in seen:
+            seen.add((spec.name, spec.seed))
+            runs.append(spec)
+
+    for method in cfg.methods:
+        seeds = cfg.seeds if method in cfg.multi_seed else cfg.seeds[:1]
+        for seed in seeds:
+            add(RunSpec(method, method, seed))
+    first = cfg.seeds[0]
+    if cfg.tables_5_7:
+        add(RunSpec("bsam-vanilla-descent", "bsam", first, {"descent_weights": "none"}, "table5"))
+        add(RunSpec("bsam-inv", "bsam", first, {"weights": "inv"}, "table7"))
+    if cfg.ablation_rho:
+        add(RunSpec("sqinv", "sqinv", first, {}, "ablation"))
+        for rho in ABLATION_RHOS:
+            for method in ("sam", "imbsam", "bsam"):
+                if rho == cfg.recipe.rho:
+                    add(RunSpec(method, method, first, {}, "ablation"))
+                else:
+                    add(RunSpec(f"{method}-rho{rho:g}", method, first, {"rho": rho}, "ablation"))
+    return runs

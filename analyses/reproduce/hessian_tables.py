@@ -1,0 +1,79 @@
+"""Table 8 and the flatness-across-regions data, from the Hessian stage's JSON files."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+from analyses.reproduce.config import METHOD_LABELS, ReproduceConfig
+from analyses.reproduce.results import mean_std
+from bsam._io import read_json
+
+__all__ = ["table8", "flatness_rows", "few_shot_means", "HESSIAN_METRICS"]
+
+HESSIAN_METRICS: tuple[str, ...] = ("lambda_max", "lambda_min", "trace")
+_DATA_LABEL = {"train": "train (few-shot samples)", "test": "test"}
+
+
+def _collect(
+    hessian: Mapping[tuple[str, int, str], Path],
+) -> dict[tuple[str, str, str], dict[str, list[float]]]:
+    """``{(method, split, region): {metric: [value per seed]}}``."""
+    table: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+    for (method, _seed, split), path in sorted(hessian.items()):
+        data = read_json(path)
+        for region, entry in data["regions"].items():
+            cell = table.setdefault((method, split, region), {m: [] for m in (*HESSIAN_METRICS, "trace_se")})
+            for metric in (*HESSIAN_METRICS, "trace_se"):
+                value = entry.get(metric)
+                cell[metric].append(math.nan if value is None else float(value))
+    return table
+
+
+def table8(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> tuple[list[dict], list[str]]:
+    """Rows (region, data, method) with lambda_max, lambda_min and Tr(H) as mean ± std over seeds.
+
+    The few-shot rows come first (training samples, then test samples), as in the paper's
+    Table 8; then the other regions on the test split.
+    """
+    collected = _collect(hessian)
+    order = [("few", "train"), ("few", "test")] + [(r, "test") for r in cfg.hessian_regions if r != "few"]
+    rows = []
+    for region, split in order:
+        for method in cfg.hessian_methods:
+            cell = collected.get((method, split, region))
+            if cell is None:
+                continue
+            rows.append({
+                "region": region,
+                "data": _DATA_LABEL[split],
+                "method": METHOD_LABELS.get(method, method),
+                "seeds": len(cell["trace"]),
+                **{m: mean_std(cell[m]) for m in HESSIAN_METRICS},
+            })
+    return rows, ["region", "data", "method", "seeds", *HESSIAN_METRICS]
+
+
+def flatness_rows(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> list[dict]:
+    """``{"method", "region", "lambda_max", "trace"}`` rows (test split, mean ± std over seeds)."""
+    collected = _collect(hessian)
+    rows = []
+    for method in cfg.hessian_methods:
+        for region in cfg.hessian_regions:
+            cell = collected.get((method, "test", region))
+            if cell is not None:
+                rows.append({"method": method, "region": region,
+                             **{m: mean_std(cell[m]) for m in ("lambda_max", "trace")}})
+    return rows
+
+
+def few_shot_means(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> dict[str, dict[str, float]]:
+    """Mean few-shot lambda_max and trace on the training samples, per method (Table 8's claim)."""
+    collected = _collect(hessian)
+    out = {}
+    for method in cfg.hessian_methods:
+        cell = collected.get((method, "train", "few"))
+        if cell is not None:
+            out[method] = {m: mean_std(cell[m])[0] for m in ("lambda_max", "trace")}
+    return out

@@ -1,0 +1,135 @@
+"""The report page of the reproduction: every figure and table, the paper's numbers beside ours, and
+a reading of where they agree, generated from the numbers (never written by hand)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyses.reproduce.paper import PAPER, PAPER_SOURCE
+from analyses.tables import format_cell, to_markdown
+from bsam._io import atomic_path
+
+__all__ = ["Claim", "Section", "claims_from_results", "write_report"]
+
+
+@dataclass
+class Claim:
+    """One claim of the paper, checked against our numbers."""
+
+    text: str
+    ours: str
+    paper: str
+    agrees: bool | None  # None: not measurable here
+
+    def line(self) -> str:
+        """One Markdown bullet."""
+        verdict = {True: "**agrees**", False: "**does not agree**", None: "not measured"}[self.agrees]
+        return f"- {self.text} — ours: {self.ours}; paper: {self.paper} → {verdict}."
+
+
+@dataclass
+class Section:
+    """A titled part of the report: text, tables (Markdown) and images (paths relative to the report)."""
+
+    title: str
+    text: str = ""
+    tables: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """Markdown of the section."""
+        parts = [f"## {self.title}", ""]
+        if self.text:
+            parts += [self.text, ""]
+        for table in self.tables:
+            parts += [table, ""]
+        for image in self.images:
+            parts += [f"![{Path(image).stem}]({image})", ""]
+        return "\n".join(parts)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and math.isfinite(a) and math.isfinite(b) else math.nan
+
+
+def claims_from_results(
+    mae: Mapping[str, Mapping[str, float]],
+    hessian_few: Mapping[str, Mapping[str, float]] | None = None,
+) -> list[Claim]:
+    """Check the paper's headline claims against our means.
+
+    ``mae[method][region]`` is our mean test MAE; ``hessian_few[method][metric]`` our mean few-shot
+    lambda_max / trace (training samples), when computed.
+    """
+    claims: list[Claim] = []
+    p = PAPER["mae"]
+
+    def get(method: str, region: str) -> float:
+        return float(mae.get(method, {}).get(region, math.nan))
+
+    v_few, v_many = get("vanilla", "few"), get("vanilla", "many")
+    r = _ratio(v_few, v_many)
+    claims.append(Claim(
+        "Vanilla training is much worse on few-shot than on many-shot ages (few/many MAE ratio ≥ 1.5)",
+        f"{format_cell(r, '.2f')} ({format_cell(v_few, '.2f')} vs {format_cell(v_many, '.2f')})",
+        f"{p['vanilla']['few'] / p['vanilla']['many']:.2f} ({p['vanilla']['few']} vs {p['vanilla']['many']})",
+        None if math.isnan(r) else r >= 1.5,
+    ))
+    for method, other in (("sqinv", "vanilla"), ("bsam", "sqinv")):
+        a, b = get(method, "few"), get(other, "few")
+        claims.append(Claim(
+            f"{method.upper()} lowers few-shot MAE compared with {other.upper()}",
+            f"{format_cell(a, '.2f')} vs {format_cell(b, '.2f')}",
+            f"{p[method]['few']} vs {p[other]['few']}",
+            None if math.isnan(a - b) else a < b,
+        ))
+    a, b = get("bsam", "all"), get("sqinv", "all")
+    claims.append(Claim("BSAM lowers overall MAE compared with SQINV", f"{format_cell(a, '.2f')} vs {format_cell(b, '.2f')}",
+                        f"{p['bsam']['all']} vs {p['sqinv']['all']}", None if math.isnan(a - b) else a < b))
+    best = [(get(m, "all"), m) for m in ("sam", "imbsam", "bsam")]
+    if all(math.isfinite(v) for v, _ in best):
+        winner = min(best)[1]
+        claims.append(Claim("Among SQINV+SAM, +ImbSAM and +BSAM, BSAM has the lowest overall MAE",
+                            ", ".join(f"{m} {format_cell(v, '.2f')}" for v, m in best),
+                            f"sam {p['sam']['all']}, imbsam {p['imbsam']['all']}, bsam {p['bsam']['all']}",
+                            winner == "bsam"))
+    if hessian_few:
+        t8 = PAPER["table8"]
+        for metric, name in (("lambda_max", "λ_max"), ("trace", "Tr(H)")):
+            a = float(hessian_few.get("bsam", {}).get(metric, math.nan))
+            b = float(hessian_few.get("sqinv", {}).get(metric, math.nan))
+            claims.append(Claim(f"BSAM has a flatter few-shot region than SQINV ({name} smaller)",
+                                f"{format_cell(a, '.3g')} vs {format_cell(b, '.3g')}",
+                                f"{t8['bsam'][metric]} vs {t8['sqinv'][metric]}",
+                                None if math.isnan(a - b) else a < b))
+    return claims
+
+
+def write_report(
+    path: str | Path,
+    *,
+    title: str,
+    setup: Sequence[tuple[str, str, str]],
+    sections: Sequence[Section],
+    claims: Sequence[Claim],
+    notes: Sequence[str] = (),
+) -> Path:
+    """Write the Markdown report atomically.
+
+    ``setup`` rows are ``(aspect, paper, ours)``; the claims become the "Reading" section.
+    """
+    lines = [f"# {title}", "", f"Paper: {PAPER_SOURCE}. Ours: see the set-up table; numbers are "
+             "not expected to match the paper's, the *direction* of each effect is what we compare.", ""]
+    lines += [to_markdown([{"aspect": a, "paper": p, "ours": o} for a, p, o in setup], ["aspect", "paper", "ours"]), ""]
+    lines += ["## Reading", "", "Generated from the numbers below.", ""]
+    lines += [c.line() for c in claims] + [""]
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    for section in sections:
+        lines.append(section.markdown())
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,199 @@
+"""The compute stages of the reproduction: training runs, loss surfaces and Hessian metrics.
+
+Every stage reads what the stage before wrote. A run folder or result file is named after the hash
+of everything that determines it, so a changed input gives a new file instead of reusing a stale
+one, and an unchanged one is skipped (training runs resume or no-op, surfaces resume point by
+point, Hessian results are recorded in the :class:`~analyses.reproduce.cache.StageCache`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analyses.reproduce.cache import StageCache, stage_key
+from analyses.reproduce.config import ReproduceConfig, RunSpec, plan_runs
+from bsam.train import TrainConfig, TrainResult, train
+
+__all__ = [
+    "RunOutput",
+    "train_config",
+    "run_dir",
+    "train_stage",
+    "surface_paths",
+    "surface_stage",
+    "hessian_path",
+    "hessian_stage",
+]
+
+log = logging.getLogger("bsam.reproduce")
+
+
+@dataclass
+class RunOutput:
+    """A finished training run: its spec, folder and ``metrics.json`` content."""
+
+    spec: RunSpec
+    out_dir: Path
+    metrics: dict[str, Any]
+    already_done: bool
+
+    @property
+    def checkpoint(self) -> Path:
+        """The best-by-validation checkpoint, used by every later stage."""
+        return self.out_dir / "best.pt"
+
+    def test_metric(self, region: str, metric: str = "mae") -> float:
+        """Test metric of the best checkpoint."""
+        return float(self.metrics["best"]["test"][region][metric])
+
+
+def train_config(cfg: ReproduceConfig, spec: RunSpec) -> TrainConfig:
+    """The :class:`~bsam.train.TrainConfig` of one run: the shared recipe plus the run's overrides."""
+    r = cfg.recipe
+    fields: dict[str, Any] = {
+        "data": cfg.data,
+        "root": cfg.root,
+        "data_kwargs": dict(cfg.data_kwargs),
+        "model": cfg.model,
+        "method": spec.method,
+        "descent_loss": "l1",
+        "epochs": r.epochs,
+        "lr": r.lr,
+        "batch_size": r.batch_size,
+        "optimizer": r.optimizer,
+        "weight_decay": r.weight_decay,
+        "schedule": r.schedule,
+        "rho": r.rho,
+        "seed": spec.seed,
+        "device": cfg.device,
+        "many": cfg.many,
+        "few": cfg.few,
+    }
+    fields.update(spec.overrides)
+    return TrainConfig(**fields)
+
+
+def run_dir(cfg: ReproduceConfig, spec: RunSpec) -> Path:
+    """``<out>/runs/<name>-s<seed>-<hash>``: the hash covers the resolved training config."""
+    resolved = train_config(cfg, spec).resolve().to_dict()
+    for runtime in ("device", "eval_batch_size"):
+        resolved.pop(runtime, None)
+    return cfg.out_dir / "runs" / f"{spec.name}-s{spec.seed}-{stage_key(resolved)[:8]}"
+
+
+def train_stage(cfg: ReproduceConfig, *, quiet: bool = False) -> dict[tuple[str, int], RunOutput]:
+    """Train every run of :func:`~analyses.reproduce.config.plan_runs` (finished runs are skipped)."""
+    outputs: dict[tuple[str, int], RunOutput] = {}
+    specs = plan_runs(cfg)
+    for i, spec in enumerate(specs, 1):
+        folder = run_dir(cfg, spec)
+        log.info("[train %d/%d] %s seed %d -> %s", i, len(specs), spec.label, spec.seed, folder)
+        result: TrainResult = train(train_config(cfg, spec), out_dir=folder, quiet=quiet)
+        outputs[(spec.name, spec.seed)] = RunOutput(spec, folder, result.metrics, result.already_done)
+    return outputs
+
+
+# -- surfaces -------------------------------------------------------------------------------------
+def surface_paths(cfg: ReproduceConfig, run: RunOutput) -> dict[str, Path]:
+    """Files of a run's surfaces: ``{"dirs", "1d", "2d"}`` under ``<out>/surfaces``."""
+    key = stage_key({"run": run.out_dir.name, "span": cfg.surface_span, "n1": cfg.surface_points_1d,
+                     "n2": cfg.surface_points_2d, "regions": cfg.hessian_regions})[:8]
+    base = cfg.out_dir / "surfaces" / f"{run.out_dir.name}-{key}"
+    return {"dirs": base.with_name(base.name + ".dirs.h5"),
+            "1d": base.with_name(base.name + "-1d.h5"),
+            "2d": base.with_name(base.name + "-2d.h5")}
+
+
+def surface_stage(
+    cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput], *, quiet: bool = False
+) -> dict[str, dict[str, Path]]:
+    """1D and 2D filter-normalized surfaces of each surface method's first-seed model (test split).
+
+    Both surfaces share one pair of random directions (seed 0), so the 1D curve is the 2D surface's
+    ``y = 0`` line computed on a finer grid. Returns ``{method: {"1d": path, "2d": path}}``.
+    """
+    from landscape.from_checkpoint import checkpoint_surface
+
+    cache = StageCache(cfg.out_dir)
+    out: dict[str, dict[str, Path]] = {}
+    span = cfg.surface_span
+    for method in cfg.surface_methods:
+        run = runs.get((method, cfg.seeds[0]))
+        if run is None:
+            continue
+        paths = surface_paths(cfg, run)
+        # 2D first: it makes the pair of directions; the 1D surface then walks along the first.
+        for dims, n in (("2d", cfg.surface_points_2d), ("1d", cfg.surface_points_1d)):
+            grid = f"{-span}:{span}:{n}" if dims == "1d" else f"{-span}:{span}:{n},{-span}:{span}:{n}"
+            name = f"surface/{paths[dims].stem}"
+            inputs = {"run": run.out_dir.name, "grid": grid, "dirs": paths["dirs"].name}
+            if not cache.is_done(name, inputs):
+                log.info("[surface] %s %s grid %s", method, dims, grid)
+                checkpoint_surface(
+                    run.checkpoint, out=paths[dims], dims=int(dims[0]), grid=grid,
+                    regions=cfg.hessian_regions, loss="l1", split="test", root=cfg.root,
+                    dir_file=paths["dirs"], seed=0, device=cfg.device, quiet=quiet,
+                )
+                cache.mark_done(name, inputs, [paths[dims]])
+        out[method] = {"1d": paths["1d"], "2d": paths["2d"]}
+    return out
+
+
+# -- Hessian --------------------------------------------------------------------------------------
+def hessian_path(cfg: ReproduceConfig, run: RunOutput, split: str) -> Path:
+    """``<out>/hessian/<run>-<split>-<hash>.json``."""
+    key = stage_key(_hessian_settings(cfg, split, run.spec.seed))[:8]
+    return cfg.out_dir / "hessian" / f"{run.out_dir.name}-{split}-{key}.json"
+
+
+def _hessian_settings(cfg: ReproduceConfig, split: str, seed: int) -> dict[str, Any]:
+    # Table 8's few-shot region for every seed (train and test samples); the larger regions
+    # (every test sample, many-shot) cost up to 15x more per product, so the first seed only.
+    first = seed == cfg.seeds[0]
+    regions = list(cfg.hessian_regions) if split == "test" and first else ["few"]
+    return {
+        "split": split,
+        "regions": regions,
+        "loss": cfg.hessian_loss,
+        "curvature": cfg.curvature,
+        "lanczos_iters": cfg.lanczos_iters,
+        "trace_rel_se": cfg.trace_rel_se,
+        "max_trace_hvps": cfg.max_trace_hvps,
+        "density": cfg.density and split == "test" and first,
+        "density_probes": cfg.density_probes,
+        "density_steps": cfg.density_steps,
+    }
+
+
+def hessian_stage(
+    cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput], *, quiet: bool = False
+) -> dict[tuple[str, int, str], Path]:
+    """lambda_max and Tr(H) per region for the Hessian methods' models.
+
+    For every seed: the few-shot *training* samples (what the paper's Table 8 most plausibly
+    reports) and the few-shot test samples. For the first seed also every other region of
+    ``cfg.hessian_regions`` on the test split, with the spectral density. Returns
+    ``{(method, seed, split): json}``.
+    """
+    from analyses.reproduce.curvature_run import checkpoint_curvature_file
+
+    cache = StageCache(cfg.out_dir)
+    out: dict[tuple[str, int, str], Path] = {}
+    for (name, seed), run in sorted(runs.items()):
+        if name not in cfg.hessian_methods:
+            continue
+        for split in ("test", "train"):
+            path = hessian_path(cfg, run, split)
+            settings = _hessian_settings(cfg, split, seed)
+            inputs = {"run": run.out_dir.name, **settings}
+            stage = f"hessian/{path.stem}"
+            if not cache.is_done(stage, inputs):
+                log.info("[hessian] %s seed %d %s regions %s", name, seed, split, settings["regions"])
+                checkpoint_curvature_file(run.checkpoint, out=path, device=cfg.device, quiet=quiet,
+                                     root=cfg.root, **settings)
+                cache.mark_done(stage, inputs, [path])
+            out[(name, seed, split)] = path
+    return out
