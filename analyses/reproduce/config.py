@@ -126,10 +126,10 @@ class ReproduceConfig:
         """Tiny settings exercising every stage in about a minute on 2 CPU cores."""
         base = {
             "recipe": Recipe(epochs=1, lr=0.05, batch_size=128, rho=0.2),
-            # 1,000 samples per split: thresholds scaled by about 1/12 so that every region
+            # 600 samples per split: thresholds scaled by about 1/20 so that every region
             # keeps samples.
-            "data_kwargs": {"limit": 1000} if overrides.get("data", "agedb-synth").endswith("synth") else {},
-            "many": 8,
+            "data_kwargs": {"limit": 600} if overrides.get("data", "agedb-synth").endswith("synth") else {},
+            "many": 5,
             "few": 2,
             "seeds": (0, 1),
             "surface_points_2d": 5,
