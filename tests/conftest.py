@@ -32,3 +32,27 @@ def agedb_counts() -> dict[str, np.ndarray]:
 def agedb_train_labels(agedb_counts) -> torch.Tensor:
     """The AgeDB-DIR training labels (one per sample), as float tensor."""
     return torch.tensor(np.repeat(agedb_counts["age"], agedb_counts["train"]), dtype=torch.float32)
+
+
+@pytest.fixture(scope="session")
+def quick_reproduction(tmp_path_factory):
+    """One quick ``bsam reproduce``, killed in the Hessian stage and then resumed.
+
+    Returns ``{"config", "killed_at": {path: mtime}, "result"}``: the modification times of the
+    files written before the kill, and the result of the resumed run.
+    """
+    from analyses.reproduce import ReproduceConfig, pipeline, reproduce
+
+    out = tmp_path_factory.mktemp("reproduce-quick")
+    cfg = ReproduceConfig.quick_config(out=str(out))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("simulated kill during the Hessian stage")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "hessian_stage", killed)
+        with pytest.raises(KeyboardInterrupt):
+            reproduce(cfg, quiet=True)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.suffix in (".pt", ".h5")}
+    result = reproduce(cfg, quiet=True)
+    return {"config": cfg, "killed_at": before, "result": result}

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         overrides["out"] = args.out
     cfg = ReproduceConfig.quick_config(**overrides) if args.quick else ReproduceConfig(**overrides)
-    if args.epochs:
+    if args.epochs is not None:
         if args.epochs <= 0:
             raise ValueError(f"Invalid --epochs {args.epochs}; it must be a positive integer.")
         cfg = cfg.replace(recipe=dataclasses.replace(cfg.recipe, epochs=args.epochs))
