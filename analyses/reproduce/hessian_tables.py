@@ -68,12 +68,15 @@ def flatness_rows(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], P
     return rows
 
 
-def few_shot_means(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> dict[str, dict[str, float]]:
-    """Mean few-shot lambda_max and trace on the training samples, per method (Table 8's claim)."""
+def few_shot_means(
+    cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path], *, std: bool = False
+) -> dict[str, dict[str, float]]:
+    """Mean (or, with ``std``, standard deviation over seeds) of the few-shot lambda_max and trace
+    on the training samples, per method (Table 8's claim)."""
     collected = _collect(hessian)
     out = {}
     for method in cfg.hessian_methods:
         cell = collected.get((method, "train", "few"))
         if cell is not None:
-            out[method] = {m: mean_std(cell[m])[0] for m in ("lambda_max", "trace")}
+            out[method] = {m: mean_std(cell[m])[int(std)] for m in ("lambda_max", "trace")}
     return out

@@ -87,10 +87,13 @@ def render(result: ReproduceResult) -> dict[str, Path]:
     cfg, runs = result.config, result.runs
     sections = build_all(result)
     names = main_methods(result)
-    mae_means = {m: {r: res.mean_std([o.test_metric(r) for o in res.runs_of(runs, m)])[0]
-                     for r in res.REGION_COLUMNS} for m in names}
+    stats = {m: {r: res.mean_std([o.test_metric(r) for o in res.runs_of(runs, m)])
+                 for r in res.REGION_COLUMNS} for m in names}
+    mae_means = {m: {r: v[0] for r, v in cells.items()} for m, cells in stats.items()}
+    mae_std = {m: {r: v[1] for r, v in cells.items()} for m, cells in stats.items()}
     hessian_few = few_shot_means(cfg, result.hessian) if result.hessian else None
-    claims = claims_from_results(mae_means, hessian_few)
+    hessian_std = few_shot_means(cfg, result.hessian, std=True) if result.hessian else None
+    claims = claims_from_results(mae_means, hessian_few, mae_std=mae_std, hessian_std=hessian_std)
     train_s = sum(float(o.metrics.get("train_seconds", math.nan)) for o in runs.values())
     r = cfg.recipe
     setup = [

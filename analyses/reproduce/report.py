@@ -23,10 +23,13 @@ class Claim:
     ours: str
     paper: str
     agrees: bool | None  # None: not measurable here
+    within_noise: bool = False  # the difference is smaller than the spread over seeds
 
     def line(self) -> str:
         """One Markdown bullet."""
         verdict = {True: "**agrees**", False: "**does not agree**", None: "not measured"}[self.agrees]
+        if self.within_noise and self.agrees is not None:
+            verdict += " (the difference is within the spread over seeds)"
         return f"- {self.text} — ours: {self.ours}; paper: {self.paper} → {verdict}."
 
 
@@ -55,14 +58,29 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b and math.isfinite(a) and math.isfinite(b) else math.nan
 
 
+def _noise(spread: Mapping[str, Mapping[str, float]] | None, a: tuple[str, str], b: tuple[str, str], diff: float) -> bool:
+    """Whether ``|diff|`` is below the combined std over seeds of the two cells (when known)."""
+    if not spread:
+        return False
+    sa = spread.get(a[0], {}).get(a[1], math.nan)
+    sb = spread.get(b[0], {}).get(b[1], math.nan)
+    stds = [s for s in (sa, sb) if math.isfinite(s)]
+    return bool(stds) and abs(diff) < math.sqrt(sum(s * s for s in stds))
+
+
 def claims_from_results(
     mae: Mapping[str, Mapping[str, float]],
     hessian_few: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    mae_std: Mapping[str, Mapping[str, float]] | None = None,
+    hessian_std: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Claim]:
     """Check the paper's headline claims against our means.
 
     ``mae[method][region]`` is our mean test MAE; ``hessian_few[method][metric]`` our mean few-shot
-    lambda_max / trace (training samples), when computed.
+    lambda_max / trace (training samples), when computed. With the standard deviations over seeds
+    (``mae_std``, ``hessian_std``), a claim whose difference is smaller than their combined spread
+    is marked as such.
     """
     claims: list[Claim] = []
     p = PAPER["mae"]
@@ -85,10 +103,12 @@ def claims_from_results(
             f"{format_cell(a, '.2f')} vs {format_cell(b, '.2f')}",
             f"{p[method]['few']} vs {p[other]['few']}",
             None if math.isnan(a - b) else a < b,
+            _noise(mae_std, (method, "few"), (other, "few"), a - b),
         ))
     a, b = get("bsam", "all"), get("sqinv", "all")
     claims.append(Claim("BSAM lowers overall MAE compared with SQINV", f"{format_cell(a, '.2f')} vs {format_cell(b, '.2f')}",
-                        f"{p['bsam']['all']} vs {p['sqinv']['all']}", None if math.isnan(a - b) else a < b))
+                        f"{p['bsam']['all']} vs {p['sqinv']['all']}", None if math.isnan(a - b) else a < b,
+                        _noise(mae_std, ("bsam", "all"), ("sqinv", "all"), a - b)))
     best = [(get(m, "all"), m) for m in ("sam", "imbsam", "bsam")]
     if all(math.isfinite(v) for v, _ in best):
         winner = min(best)[1]
@@ -104,7 +124,8 @@ def claims_from_results(
             claims.append(Claim(f"BSAM has a flatter few-shot region than SQINV ({name} smaller)",
                                 f"{format_cell(a, '.3g')} vs {format_cell(b, '.3g')}",
                                 f"{t8['bsam'][metric]} vs {t8['sqinv'][metric]}",
-                                None if math.isnan(a - b) else a < b))
+                                None if math.isnan(a - b) else a < b,
+                                _noise(hessian_std, ("bsam", metric), ("sqinv", metric), a - b)))
     return claims
 
 

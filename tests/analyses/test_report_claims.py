@@ -1,0 +1,36 @@
+import math
+
+from analyses.reproduce.report import Section, claims_from_results, write_report
+
+MAE = {
+    "vanilla": {"all": 9.3, "many": 7.0, "medium": 12.0, "few": 21.0},
+    "sqinv": {"all": 9.1, "many": 7.7, "medium": 10.1, "few": 18.5},
+    "sam": {"all": 9.2}, "imbsam": {"all": 9.0},
+    "bsam": {"all": 9.2, "many": 7.8, "medium": 10.0, "few": 18.4},
+}
+
+
+def test_claims_follow_the_numbers():
+    claims = {c.text: c for c in claims_from_results(MAE, {"sqinv": {"lambda_max": 5.0, "trace": 9.0},
+                                                           "bsam": {"lambda_max": 6.0, "trace": 8.0}},
+                                                     mae_std={"sqinv": {"few": 0.3}, "bsam": {"few": 0.3}})}
+    ratio = next(c for t, c in claims.items() if t.startswith("Vanilla"))
+    assert ratio.agrees is True and "3.00" in ratio.ours
+    few = next(c for t, c in claims.items() if t.startswith("BSAM lowers few-shot"))
+    assert few.agrees is True and few.within_noise  # 0.1 < sqrt(0.3² + 0.3²)
+    overall = next(c for t, c in claims.items() if t.startswith("BSAM lowers overall"))
+    assert overall.agrees is False and not overall.within_noise
+    best = next(c for t, c in claims.items() if t.startswith("Among"))
+    assert best.agrees is False  # ImbSAM has the lowest
+    lam = next(c for t, c in claims.items() if "λ_max" in t)
+    tr = next(c for t, c in claims.items() if "Tr(H)" in t)
+    assert lam.agrees is False and tr.agrees is True
+
+
+def test_missing_numbers_are_not_measured(tmp_path):
+    claims = claims_from_results({"vanilla": {"few": math.nan, "many": 7.0}})
+    assert claims[0].agrees is None and "not measured" in claims[0].line()
+    path = write_report(tmp_path / "r.md", title="T", setup=[("a", "b", "c")],
+                        sections=[Section("S", "text", ["| x |"], ["figures/f.png"])], claims=claims)
+    text = path.read_text()
+    assert text.startswith("# T") and "## S" in text and "![f](figures/f.png)" in text
