@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from analyses.plotting import plot_contour, plot_curves
 from analyses.plotting.spectra import plot_density
@@ -37,6 +38,12 @@ def _shared_range(results: Sequence, regions: Sequence[str]) -> tuple[float, flo
     return float(values.min()), float(values.max())
 
 
+def _few_ticks(ax) -> None:
+    """At most five ticks per axis, so side-by-side panels keep readable labels."""
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+
+
 def _mappable(lo: float, hi: float) -> ScalarMappable:
     return ScalarMappable(Normalize(vmin=lo, vmax=hi), cmap="viridis")
 
@@ -50,6 +57,7 @@ def figure1(path_2d: str | Path, *, regions: Sequence[str] = ("all", "few"), lab
     axes = fig.subplots(1, len(regions), sharex=True, sharey=True, squeeze=False)[0]
     for ax, region in zip(axes, regions):
         plot_contour(res, region, kind="filled", vmin=lo, vmax=hi, ax=ax, colorbar=False)
+        _few_ticks(ax)
     fig.colorbar(_mappable(lo, hi), ax=list(axes), label="L1 loss (shared scale)")
     fig.suptitle(f"{label}: loss landscape by test region (filter-normalized directions)")
     return fig
@@ -66,6 +74,7 @@ def figure1_methods(paths_2d: Mapping[str, str | Path], *, regions: Sequence[str
         for j, region in enumerate(regions):
             ax = axes[i, j]
             plot_contour(res, region, kind="filled", vmin=lo, vmax=hi, ax=ax, colorbar=False)
+            _few_ticks(ax)
             ax.set_title(f"{METHOD_LABELS.get(method, method)} · {ax.get_title()}", fontsize="medium")
             if i < n_rows - 1:
                 ax.set_xlabel("")
