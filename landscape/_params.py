@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["target_tensors", "preserved", "tensors_hash", "state_hash", "file_hash"]
+__all__ = ["target_tensors", "preserved", "tensors_hash", "state_hash"]
 
 
 def target_tensors(model: nn.Module, *, states: bool = False) -> list[tuple[str, torch.Tensor]]:
@@ -82,12 +81,3 @@ def tensors_hash(named: list[tuple[str, torch.Tensor]] | list[torch.Tensor]) -> 
 def state_hash(model: nn.Module) -> str:
     """Content hash of ``model.state_dict()`` (parameters and persistent buffers)."""
     return tensors_hash(list(model.state_dict().items()))
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    """SHA-256 (first 16 hex digits) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]

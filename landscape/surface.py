@@ -25,13 +25,14 @@ import torch
 from torch import nn
 
 from bsam._version import __version__
+from bsam.checkpoint import file_hash
 from bsam.device import resolve_device
 from bsam.losses import align, get_loss
 from bsam.progress import progress
 from bsam.regions import ALL_REGIONS, ShotRegions
 from landscape import distributed
 from landscape._data import DataSource, make_source
-from landscape._params import file_hash, preserved, state_hash, target_tensors, tensors_hash
+from landscape._params import preserved, state_hash, target_tensors, tensors_hash
 from landscape.directions import Directions, load_directions
 from landscape.reduce import Groups, build_groups, group_means, reduce_batch
 from landscape.store import SurfaceResult, SurfaceStore, read_surface
