@@ -172,6 +172,21 @@ def _check_common(k: Any, tol: Any, max_iter: Any) -> tuple[int, float, int]:
     )
 
 
+def _result(run, op, ritz, which: str, k: int, tol: float, floor: float, return_vectors: bool) -> EigenResult:
+    """The :class:`EigenResult` of the ``k`` Ritz pairs at end ``which`` of a finished run."""
+    theta, S, res = ritz
+    idx = _select(theta, which, k)
+    return EigenResult(
+        eigenvalues=theta[idx].to(op.dtype),
+        residuals=res[idx].to(op.dtype),
+        converged=_converged(theta[idx], res[idx], tol, floor),
+        num_matvecs=op.count,
+        iterations=run.j,
+        which=which,
+        eigenvectors=run.vectors(S, idx) if return_vectors else None,
+    )
+
+
 def lanczos_extremes(
     A: Any,
     k: int = 1,
@@ -238,21 +253,9 @@ def lanczos_extremes(
         done = _converged(theta[ia], res[ia], tol, floor) and _converged(
             theta[is_], res[is_], tol, floor
         )
-    theta, S, res = run.ritz()
-    floor = floor_scale * float(theta.abs().max())
-    out = {}
-    for which in WHICH:
-        idx = _select(theta, which, k)
-        out[which] = EigenResult(
-            eigenvalues=theta[idx].to(op.dtype),
-            residuals=res[idx].to(op.dtype),
-            converged=_converged(theta[idx], res[idx], tol, floor),
-            num_matvecs=op.count,
-            iterations=run.j,
-            which=which,
-            eigenvectors=run.vectors(S, idx) if return_vectors else None,
-        )
-    return out
+    ritz = run.ritz()
+    floor = floor_scale * float(ritz[0].abs().max())
+    return {which: _result(run, op, ritz, which, k, tol, floor, return_vectors) for which in WHICH}
 
 
 def lanczos(
@@ -310,15 +313,6 @@ def lanczos(
         idx = _select(theta, which, k)
         if _converged(theta[idx], res[idx], tol, floor_scale * float(theta.abs().max())):
             break
-    theta, S, res = run.ritz()
-    idx = _select(theta, which, k)
-    floor = floor_scale * float(theta.abs().max())
-    return EigenResult(
-        eigenvalues=theta[idx].to(op.dtype),
-        residuals=res[idx].to(op.dtype),
-        converged=_converged(theta[idx], res[idx], tol, floor),
-        num_matvecs=op.count,
-        iterations=run.j,
-        which=which,
-        eigenvectors=run.vectors(S, idx) if return_vectors else None,
-    )
+    ritz = run.ritz()
+    floor = floor_scale * float(ritz[0].abs().max())
+    return _result(run, op, ritz, which, k, tol, floor, return_vectors)
