@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
-import torch
+from bsam.cli.options import SPLITS as _SPLITS
 
 __all__ = ["register", "run", "contact_sheet", "dataset_info"]
-
-_SPLITS = ("train", "val", "test")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -46,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _load(args: argparse.Namespace, split: str):
+def _load(args: argparse.Namespace, split: str) -> Any:
     from bsam.data import get_dataset
 
     return get_dataset(
@@ -60,7 +59,7 @@ def _load(args: argparse.Namespace, split: str):
 
 
 def contact_sheet(
-    dataset, out: str | Path, *, n: int = 64, sort: bool = False, title: str | None = None
+    dataset: Any, out: str | Path, *, n: int = 64, sort: bool = False, title: str | None = None
 ) -> Path:
     """Write a grid of ``n`` inputs of ``dataset`` with their target above each (PNG, atomic).
 
@@ -69,6 +68,7 @@ def contact_sheet(
     spaced ranks of the sorted targets.
     """
     import matplotlib
+    import torch
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -109,7 +109,7 @@ def contact_sheet(
     return out
 
 
-def dataset_info(name: str, *, many: int = 100, few: int = 20, **kwargs) -> dict:
+def dataset_info(name: str, *, many: int = 100, few: int = 20, **kwargs: Any) -> dict[str, Any]:
     """Split sizes and the shot regions of the training bins of data set ``name``.
 
     Returns ``{"name", "sizes": {split: n}, "regions": {"many", "medium", "few", "empty"},

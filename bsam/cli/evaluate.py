@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bsam.cli.options import SPLITS
+
 __all__ = ["register", "run"]
 
 
@@ -22,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data", default=None, help="data set name (default: the checkpoint's data set)"
     )
     parser.add_argument("--root", default=None, help="folder of a real data set on disk")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--split", default="test", choices=SPLITS)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=1024, help="samples per forward pass")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the result here")

@@ -3,27 +3,66 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bsam.train.config import (
-    BN_MODES,
-    DESCENT_LOSSES,
-    METHODS,
-    OPTIMIZERS,
-    PERTURB_SYNC,
-    PRESETS,
-    SCHEDULES,
-    SELECT_METRICS,
-    WEIGHT_SCHEMES,
-    TrainConfig,
-)
+if TYPE_CHECKING:
+    from bsam.train.config import TrainConfig
+
+from bsam.cli.options import LOSS_NAMES
 
 __all__ = ["register", "run", "config_from_args"]
 
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+# Literal copies of bsam.train.config's choices and TrainConfig's defaults, so that
+# `bsam train --help` does not import torch (bsam.train imports it); tests/bsam/test_train_cli.py
+# checks that they equal the library's.
+METHODS: tuple[str, ...] = ("vanilla", "sqinv", "lds", "sam", "imbsam", "bsam")
+DESCENT_LOSSES: tuple[str, ...] = LOSS_NAMES
+WEIGHT_SCHEMES: tuple[str, ...] = ("none", "sqrt_inv", "inv")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+SCHEDULES: tuple[str, ...] = ("cosine", "step", "none")
+SELECT_METRICS: tuple[str, ...] = ("mae", "bmae")
+PRESETS: tuple[str, ...] = ("bsam-official",)
+PERTURB_SYNC: tuple[str, ...] = ("global", "local")
+BN_MODES: tuple[str, ...] = ("first", "second", "both", "none")
+
+#: ``TrainConfig()``'s value of every field that a flag sets (shown as the flag's default).
+DEFAULTS: dict[str, Any] = {
+    "data": "agedb-synth",
+    "root": None,
+    "data_seed": 0,
+    "data_kwargs": {},
+    "model": "resnet8",
+    "model_kwargs": {},
+    "method": "vanilla",
+    "descent_loss": "l1",
+    "weights": "sqrt_inv",
+    "descent_weights": None,
+    "lds": None,
+    "normalize_weights": True,
+    "rho": None,
+    "adaptive": False,
+    "epochs": 8,
+    "lr": 0.05,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "schedule": "cosine",
+    "seed": 0,
+    "select": "mae",
+    "preset": None,
+    "perturb_sync": "global",
+    "bn_mode": "first",
+    "many": 100,
+    "few": 20,
+    "augment": True,
+    "eval_batch_size": 1024,
+    "num_workers": 0,
+    "device": "auto",
+}
 
 #: (flag, config field, argparse options) of every option that maps onto a TrainConfig field.
 _OPTIONS: tuple[tuple[str, str, dict], ...] = (
@@ -165,7 +204,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             flag,
             dest=name,
             default=None,
-            help=f"{help_text} (default: {_DEFAULTS[name]})".strip(),
+            help=f"{help_text} (default: {DEFAULTS[name]})".strip(),
             **options,
         )
     parser.add_argument(
@@ -180,6 +219,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of parsed ``bsam train`` arguments (unset flags keep defaults)."""
+    from bsam.train.config import TrainConfig
+
     given = {
         name: getattr(args, name) for _, name, _ in _OPTIONS if getattr(args, name) is not None
     }

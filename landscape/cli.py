@@ -1,11 +1,20 @@
-"""``bsam surface``: per-region 1D/2D loss surface of a checkpoint, into one HDF5 file."""
+"""``bsam surface`` (the landscape layer's subcommand): per-region 1D/2D loss surface of a checkpoint.
+
+``register`` only builds argparse; ``run`` imports the library (torch, h5py) when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import re
 
-__all__ = ["register", "run"]
+from bsam.cli.options import LOSS_NAMES, SPLITS
+
+__all__ = ["register", "run", "NORMS"]
+
+#: Literal copy of :data:`landscape.normalization.NORMS` (importing it imports torch); the CLI
+#: tests check that they are equal.
+NORMS: tuple[str, ...] = ("filter", "layer", "model", "none")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", help="best.pt or last.pt written by `bsam train`")
     parser.add_argument("--data", default=None, help="data set name (default: the checkpoint's)")
     parser.add_argument("--root", default=None, help="folder of a real data set on disk")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--split", default="test", choices=SPLITS)
     parser.add_argument("--dims", type=int, default=2, choices=(1, 2))
     parser.add_argument(
         "--grid", default="-1:1:51", help="MIN:MAX:NUM, or X,Y axes for 2D (default -1:1:51)"
@@ -33,14 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--regions", default="all,many,medium,few", help="comma-separated regions to report"
     )
-    parser.add_argument("--loss", default="l1", choices=("l1", "mse", "huber"))
+    parser.add_argument("--loss", default="l1", choices=LOSS_NAMES)
     parser.add_argument("--out", required=True, help="output HDF5 file")
     parser.add_argument(
         "--dir-file",
         default=None,
         help="direction file to use (made there if missing; default OUT with .dirs.h5)",
     )
-    parser.add_argument("--norm", default="filter", choices=("filter", "layer", "model", "none"))
+    parser.add_argument("--norm", default="filter", choices=NORMS)
     parser.add_argument("--seed", type=int, default=0, help="seed of the random directions")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")

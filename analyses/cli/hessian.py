@@ -1,18 +1,23 @@
-"""``bsam hessian``: curvature per shot region of a checkpoint (lambda_max, trace, density)."""
+"""``bsam hessian``: curvature per shot region of a checkpoint (lambda_max, trace, density).
+
+``register`` only builds argparse; ``run`` imports :mod:`analyses.curvature` (torch) when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
 
-__all__ = ["register", "run"]
+from bsam.cli.options import LOSS_NAMES, SPLITS
+from bsam.cli.options import csv_list as _csv_list
 
+__all__ = ["register", "run", "METRICS", "CURVATURES", "TRACE_METHODS"]
 
-def _csv_list(text: str) -> tuple[str, ...]:
-    items = tuple(t.strip() for t in text.split(",") if t.strip())
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-    return items
+# Literal copies of analyses.curvature's constants (importing it imports torch); the CLI tests
+# check that they are equal.
+METRICS: tuple[str, ...] = ("lambda_max", "trace", "density")
+CURVATURES: tuple[str, ...] = ("hessian", "ggn")
+TRACE_METHODS: tuple[str, ...] = ("hutchpp", "hutchinson")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="best.pt or last.pt of a run folder")
     p.add_argument("--data", default=None, help="data set name (default: the checkpoint's)")
     p.add_argument("--root", default=None, help="folder of a real data set on disk")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--split", default="test", choices=SPLITS)
     p.add_argument(
         "--regions",
         type=_csv_list,
@@ -40,14 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metrics",
         type=_csv_list,
-        default=("lambda_max", "trace", "density"),
+        default=METRICS,
         help="comma-separated: lambda_max,trace,density",
     )
-    p.add_argument("--loss", default="l1", choices=("l1", "mse", "huber"))
+    p.add_argument("--loss", default="l1", choices=LOSS_NAMES)
     p.add_argument(
         "--curvature",
         default="hessian",
-        choices=("hessian", "ggn"),
+        choices=CURVATURES,
         help="hessian (indefinite for L1) or ggn (Gauss-Newton, PSD)",
     )
     p.add_argument(
@@ -69,9 +74,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=1, help="eigenvalues at each end")
     p.add_argument("--tol", type=float, default=1e-3, help="relative residual tolerance")
     p.add_argument("--max-iter", type=int, default=100, help="Lanczos products per region")
-    p.add_argument("--trace-method", default="hutchpp", choices=("hutchpp", "hutchinson"))
+    p.add_argument("--trace-method", default="hutchpp", choices=TRACE_METHODS)
     p.add_argument("--trace-rel-se", type=float, default=0.05)
-    p.add_argument("--trace-max-hvps", type=int, default=500)
+    p.add_argument(
+        "--trace-max-matvecs",
+        "--trace-max-hvps",  # the flag's first name, kept as an alias
+        dest="trace_max_matvecs",
+        type=int,
+        default=500,
+        help="most Hessian-vector products for the trace of one region (default 500)",
+    )
     p.add_argument("--density-probes", type=int, default=4)
     p.add_argument("--density-steps", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         max_iter=args.max_iter,
         trace_method=args.trace_method,
         trace_rel_se=args.trace_rel_se,
-        trace_max_matvecs=args.trace_max_hvps,
+        trace_max_matvecs=args.trace_max_matvecs,
         density_probes=args.density_probes,
         density_steps=args.density_steps,
         seed=args.seed,
