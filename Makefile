@@ -1,4 +1,4 @@
-# Two entry points: `make reproduce` (install + main job) and `make test` (install + tests).
+# Two entry points: `make reproduce` (install + main job) and `make test` (install + lint + tests).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -21,12 +21,14 @@ install: $(VENV)/.installed
 reproduce: install
 	$(BIN)/bsam reproduce $(ARGS)
 
-test: install
-	$(BIN)/ruff check .
+test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# ruff, then import-linter's layers contract (pyproject.toml [tool.importlinter]):
+# imports point down only, analyses -> landscape -> bsam.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	mkdir -p bench/out

@@ -3,12 +3,15 @@
 import re
 import subprocess
 import sys
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
+import pytest
 import tomllib
 import yaml
 
-from bsam.cli import SUBCOMMANDS, build_parser, main
+import bsam.cli
+from bsam.cli import ENTRY_POINT_GROUP, SUBCOMMANDS, build_parser, command_entry_points, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +59,74 @@ def test_cli_help_lists_the_installed_subcommands(capsys):
 def test_module_entry_point_runs():
     res = subprocess.run([sys.executable, "-m", "bsam", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("bsam ")
+
+
+def test_entry_point_group_lists_exactly_the_seven_subcommands():
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert set(declared[ENTRY_POINT_GROUP]) == set(SUBCOMMANDS) and len(SUBCOMMANDS) == 7
+    installed = entry_points(group=ENTRY_POINT_GROUP)
+    assert sorted(ep.name for ep in installed) == sorted(SUBCOMMANDS)
+    for ep in installed:  # the installed metadata is the declared one (not a stale install)
+        assert ep.value == declared[ENTRY_POINT_GROUP][ep.name]
+    # each package registers its own subcommands
+    owner = {ep.name: ep.value.split(".")[0] for ep in installed}
+    assert owner == {
+        "train": "bsam",
+        "evaluate": "bsam",
+        "data": "bsam",
+        "surface": "landscape",
+        "hessian": "analyses",
+        "plot": "analyses",
+        "reproduce": "analyses",
+    }
+
+
+def test_help_lists_subcommands_in_the_documented_order(capsys):
+    assert [ep.name for ep in command_entry_points()] == list(SUBCOMMANDS)
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    positions = [re.search(rf"^\s+{name}\b", out, re.M).start() for name in SUBCOMMANDS]
+    assert positions == sorted(positions)
+
+
+def _fake_entry_points(*eps: EntryPoint):
+    return lambda group: [ep for ep in eps if ep.group == group]
+
+
+def test_broken_plugin_is_listed_as_unavailable_and_errors_when_run(monkeypatch, capsys):
+    good = EntryPoint("data", "bsam.cli.data:register", ENTRY_POINT_GROUP)
+    broken = EntryPoint("broken", "no_such_plugin_module:register", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(bsam.cli, "entry_points", _fake_entry_points(good, broken))
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "data" in out and "broken" in out
+    assert "unavailable: cannot load 'no_such_plugin_module:register'" in out
+    assert "ModuleNotFoundError" in out
+    assert main(["broken", "--flag"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bsam broken: error: this subcommand is unavailable") and "pip install" in err
+
+
+def test_plugin_whose_register_raises_is_unavailable(monkeypatch, capsys):
+    bad = EntryPoint("bad", "json:loads", ENTRY_POINT_GROUP)  # register(sub) -> TypeError
+    monkeypatch.setattr(bsam.cli, "entry_points", _fake_entry_points(bad))
+    parser = build_parser()
+    assert "bad" in parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert main(["bad"]) == 2
+    assert "TypeError" in capsys.readouterr().err
+
+
+def test_no_installed_subcommand_says_how_to_fix(monkeypatch, capsys):
+    monkeypatch.setattr(bsam.cli, "entry_points", _fake_entry_points())
+    assert main([]) == 0
+    assert "entry-point group 'bsam.commands' is empty" in capsys.readouterr().out
+
+
+def test_console_script_lists_every_subcommand():
+    exe = Path(sys.executable).parent / "bsam"
+    res = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
+    assert res.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in res.stdout

@@ -62,8 +62,12 @@ def command_entry_points() -> list[EntryPoint]:
 def _unavailable(sub: argparse._SubParsersAction, ep: EntryPoint, err: BaseException) -> None:
     """Register a stand-in for a plugin that failed to load: listed, and an error when run."""
     reason = f"cannot load {ep.value!r} ({type(err).__name__}: {err})"
-    parser = sub.add_parser(ep.name, help=f"(unavailable: {reason})", add_help=False)
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    # No option prefix: whatever follows the name (flags too) is swallowed, so running it with
+    # any arguments reaches the one clear error below.
+    parser = sub.add_parser(
+        ep.name, help=f"(unavailable: {reason})", add_help=False, prefix_chars="\0"
+    )
+    parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
 
     def run(args: argparse.Namespace) -> int:
         raise ValueError(

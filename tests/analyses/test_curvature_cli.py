@@ -64,3 +64,36 @@ def test_cli_bad_metric_is_a_clean_error(checkpoint, tmp_path, capsys):
     assert code == 2
     assert "Invalid metrics ['sharpness']" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_cli_choices_equal_the_library():
+    # analyses.cli.hessian keeps literal copies (so `bsam hessian --help` imports no torch)
+    from analyses.cli import hessian as cli
+    from analyses.curvature import hvp, regions
+
+    assert cli.METRICS == regions.METRICS and cli.TRACE_METHODS == regions.TRACE_METHODS
+    assert cli.CURVATURES == hvp.CURVATURES
+
+
+@pytest.mark.parametrize("flag", ["--trace-max-matvecs", "--trace-max-hvps"])
+def test_trace_budget_flag_and_its_alias(flag):
+    from bsam.cli import build_parser
+
+    args = build_parser().parse_args(["hessian", "c.pt", "--out", "h.json", flag, "7"])
+    assert args.trace_max_matvecs == 7 and not hasattr(args, "trace_max_hvps")
+    default = build_parser().parse_args(["hessian", "c.pt", "--out", "h.json"])
+    assert default.trace_max_matvecs == 500
+
+
+@pytest.mark.parametrize(("flag", "budget"), [("--trace-max-matvecs", 12), ("--trace-max-hvps", 14)])
+def test_trace_budget_reaches_the_library(checkpoint, tmp_path, flag, budget):
+    out = tmp_path / "t.json"
+    argv = [
+        "hessian", str(checkpoint), "--regions", "few", "--metrics", "trace", "--device", "cpu",
+        "--trace-method", "hutchinson", "--trace-rel-se", "1e-9", flag, str(budget),
+        "--batch-size", "4096", "--quiet", "--out", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    detail = json.loads(out.read_text())["regions"]["few"]["trace_detail"]
+    # an unreachable standard error: the estimator stops exactly at the budget
+    assert detail["num_matvecs"] == budget and not detail["converged"]

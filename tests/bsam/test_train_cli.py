@@ -118,3 +118,40 @@ def test_bad_flags_are_refused(capsys) -> None:
 def test_evaluate_missing_checkpoint(tmp_path, capsys) -> None:
     assert main(["evaluate", str(tmp_path / "none.pt")]) == 2
     assert "Checkpoint not found" in capsys.readouterr().err
+
+
+def test_cli_choices_and_defaults_equal_the_library() -> None:
+    # bsam.cli.train keeps literal copies (so `bsam train --help` imports no torch)
+    import dataclasses
+
+    from bsam.cli import options
+    from bsam.cli import train as cli
+    from bsam.losses import LOSSES
+    from bsam.train import config
+
+    for name in (
+        "DESCENT_LOSSES",
+        "WEIGHT_SCHEMES",
+        "OPTIMIZERS",
+        "SCHEDULES",
+        "SELECT_METRICS",
+        "PRESETS",
+        "PERTURB_SYNC",
+        "BN_MODES",
+    ):
+        assert getattr(cli, name) == tuple(getattr(config, name)), name
+    assert cli.METHODS == tuple(config.METHODS)
+    assert options.LOSS_NAMES == tuple(LOSSES)
+    assert set(cli.DEFAULTS) == {name for _, name, _ in cli._OPTIONS}
+    reference = config.TrainConfig()
+    assert cli.DEFAULTS == {name: getattr(reference, name) for name in cli.DEFAULTS}
+    assert {f.name for f in dataclasses.fields(config.TrainConfig)} >= set(cli.DEFAULTS)
+
+
+def test_help_shows_the_config_defaults(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: resnet8)" in text and "(default: 0.0005)" in text
+    assert "MISSING" not in text  # the dict fields show their default, {}

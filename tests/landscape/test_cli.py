@@ -81,3 +81,23 @@ def test_parse_grid():
         parse_grid("a:b", 1)
     with pytest.raises(ValueError, match="2 axes for a 1D surface"):
         parse_grid("0:1:2,0:1:2", 1)
+
+
+def test_cli_choices_equal_the_library():
+    # landscape.cli keeps literal copies (so `bsam surface --help` imports no torch)
+    import landscape
+    from bsam.cli.options import LOSS_NAMES, SPLITS
+    from bsam.data.counts import SPLITS as DATA_SPLITS
+    from bsam.losses import LOSSES
+    from landscape import cli
+
+    assert cli.NORMS == landscape.NORMS
+    assert LOSS_NAMES == tuple(LOSSES) and SPLITS == DATA_SPLITS
+
+
+def test_surface_help_lists_the_choices(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["surface", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "{filter,layer,model,none}" in out and "{l1,mse,huber}" in out
