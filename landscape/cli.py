@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from bsam.cli.options import LOSS_NAMES, SPLITS
+from bsam.cli.options import LOSS_NAMES, add_checkpoint_arguments, checkpoint_data
 
 __all__ = ["register", "run", "NORMS"]
 
@@ -31,10 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     # Let "--grid -1:1:51" parse: a value starting with "-<digit>" and holding ":" is not an option.
     parser._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+:")
-    parser.add_argument("checkpoint", help="best.pt or last.pt written by `bsam train`")
-    parser.add_argument("--data", default=None, help="data set name (default: the checkpoint's)")
-    parser.add_argument("--root", default=None, help="folder of a real data set on disk")
-    parser.add_argument("--split", default="test", choices=SPLITS)
+    add_checkpoint_arguments(parser, checkpoint_help="best.pt or last.pt written by `bsam train`")
     parser.add_argument("--dims", type=int, default=2, choices=(1, 2))
     parser.add_argument(
         "--grid", default="-1:1:51", help="MIN:MAX:NUM, or X,Y axes for 2D (default -1:1:51)"
@@ -71,9 +68,7 @@ def run(args: argparse.Namespace) -> int:
         grid=args.grid,
         regions=regions,
         loss=args.loss,
-        split=args.split,
-        data=args.data,
-        root=args.root,
+        **checkpoint_data(args),
         dir_file=args.dir_file,
         norm=args.norm,
         seed=args.seed,

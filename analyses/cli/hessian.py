@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from bsam.cli.options import LOSS_NAMES, SPLITS
+from bsam.cli.options import LOSS_NAMES, add_checkpoint_arguments, checkpoint_data
 from bsam.cli.options import csv_list as _csv_list
 
 __all__ = ["register", "run", "METRICS", "CURVATURES", "TRACE_METHODS"]
@@ -32,10 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "JSON (everything, with provenance) and CSV (one row per region)."
         ),
     )
-    p.add_argument("checkpoint", help="best.pt or last.pt of a run folder")
-    p.add_argument("--data", default=None, help="data set name (default: the checkpoint's)")
-    p.add_argument("--root", default=None, help="folder of a real data set on disk")
-    p.add_argument("--split", default="test", choices=SPLITS)
+    add_checkpoint_arguments(p)
     p.add_argument(
         "--regions",
         type=_csv_list,
@@ -103,9 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = checkpoint_curvature(
         args.checkpoint,
-        data=args.data,
-        root=args.root,
-        split=args.split,
+        **checkpoint_data(args),
         device=args.device,
         names=args.regions,
         metrics=args.metrics,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bsam.cli.options import SPLITS
+from bsam.cli.options import add_checkpoint_arguments, checkpoint_data
 
 __all__ = ["register", "run"]
 
@@ -19,12 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "stored in the checkpoint (fitted on its training split)."
         ),
     )
-    parser.add_argument("checkpoint", help="best.pt or last.pt of a run folder")
-    parser.add_argument(
-        "--data", default=None, help="data set name (default: the checkpoint's data set)"
-    )
-    parser.add_argument("--root", default=None, help="folder of a real data set on disk")
-    parser.add_argument("--split", default="test", choices=SPLITS)
+    add_checkpoint_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=1024, help="samples per forward pass")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the result here")
@@ -40,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = evaluate_checkpoint(
         args.checkpoint,
-        split=args.split,
-        data=args.data,
-        root=args.root,
+        **checkpoint_data(args),
         device=args.device,
         batch_size=args.batch_size,
     )

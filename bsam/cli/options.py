@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["SPLITS", "LOSS_NAMES", "csv_list"]
+__all__ = ["SPLITS", "LOSS_NAMES", "csv_list", "add_checkpoint_arguments", "checkpoint_data"]
 
 #: Data-set splits (every data set of :mod:`bsam.data` has these three).
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -28,3 +28,22 @@ def csv_list(text: str) -> tuple[str, ...]:
     if not items:
         raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
     return items
+
+
+def add_checkpoint_arguments(
+    parser: argparse.ArgumentParser, *, checkpoint_help: str = "best.pt or last.pt of a run folder"
+) -> None:
+    """Add the checkpoint and the data it is measured on: ``CHECKPOINT --data --root --split``.
+
+    ``--data`` defaults to the checkpoint's own data set, ``--split`` to ``test``;
+    :func:`checkpoint_data` turns the parsed values into keyword arguments.
+    """
+    parser.add_argument("checkpoint", help=checkpoint_help)
+    parser.add_argument("--data", default=None, help="data set name (default: the checkpoint's)")
+    parser.add_argument("--root", default=None, help="folder of a real data set on disk")
+    parser.add_argument("--split", default="test", choices=SPLITS)
+
+
+def checkpoint_data(args: argparse.Namespace) -> dict[str, str | None]:
+    """``{"data", "root", "split"}`` of arguments added by :func:`add_checkpoint_arguments`."""
+    return {"data": args.data, "root": args.root, "split": args.split}
