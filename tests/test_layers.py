@@ -120,3 +120,13 @@ def test_import_linter_contract_orders_the_three_layers():
     assert sorted(config["root_packages"]) == sorted(PACKAGES)
     (contract,) = config["contracts"]
     assert contract["type"] == "layers" and contract["layers"] == ["analyses", "landscape", "bsam"]
+
+
+def test_import_linter_keeps_the_contract():
+    # the same check as `make lint`; a failure lists each upward import with its line
+    exe = Path(sys.executable).parent / "lint-imports"
+    if not exe.is_file():
+        pytest.skip('import-linter is not installed (pip install -e ".[test]")')
+    res = subprocess.run([str(exe), "--no-cache"], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 kept, 0 broken" in res.stdout
