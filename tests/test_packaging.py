@@ -130,3 +130,11 @@ def test_console_script_lists_every_subcommand():
     assert res.returncode == 0
     for name in SUBCOMMANDS:
         assert name in res.stdout
+
+
+def test_entry_point_may_name_the_module_that_defines_register(monkeypatch, capsys):
+    as_module = EntryPoint("data", "bsam.cli.data", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(bsam.cli, "entry_points", _fake_entry_points(as_module))
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "info", "--help"])
+    assert exc.value.code == 0 and "--many MANY" in capsys.readouterr().out

@@ -7,10 +7,11 @@ of its distribution (``pyproject.toml``)::
     train = "bsam.cli.train:register"
     surface = "landscape.cli:register"
 
-The entry point names a ``register(subparsers) -> None`` function that adds the subcommand's
-parser and ``set_defaults(func=run)`` with ``run(args) -> int``. ``register`` only builds
-argparse (no torch, numpy, h5py or matplotlib); ``run`` imports what it needs. So ``bsam``
-imports nothing from the layers above it, and ``bsam --help`` starts fast.
+The entry point names a ``register(subparsers) -> None`` function (or a module that defines
+one) that adds the subcommand's parser and ``set_defaults(func=run)`` with
+``run(args) -> int``. ``register`` only builds argparse (no torch, numpy, h5py or matplotlib);
+``run`` imports what it needs. So ``bsam`` imports nothing from the layers above it, and
+``bsam --help`` starts fast.
 """
 
 from __future__ import annotations
@@ -81,7 +82,10 @@ def _unavailable(sub: argparse._SubParsersAction, ep: EntryPoint, err: BaseExcep
 def _register_all(sub: argparse._SubParsersAction, eps: Iterable[EntryPoint]) -> None:
     for ep in eps:
         try:
-            register: Callable[[argparse._SubParsersAction], None] = ep.load()
+            target = ep.load()  # "pkg.mod:register", or a module "pkg.mod" that defines it
+            register: Callable[[argparse._SubParsersAction], None] = getattr(
+                target, "register", target
+            )
             register(sub)
         except Exception as err:  # a broken plugin must not break `bsam --help`
             if ep.name not in sub.choices:
