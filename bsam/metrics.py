@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 
 import torch
 
 from bsam.losses import align
-from bsam.regions import ALL_REGIONS, ShotRegions
+from bsam.regions import ShotRegions, region_arguments
 
 __all__ = ["regression_report", "bin_mae", "format_report", "METRIC_NAMES"]
 
@@ -81,7 +82,8 @@ def regression_report(
     *,
     delta1: bool = False,
     gm_eps: float = 0.0,
-    names: tuple[str, ...] = ALL_REGIONS,
+    region_names: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Metrics of ``pred`` against ``target`` for every region.
 
@@ -95,6 +97,9 @@ def regression_report(
         Also report the depth accuracy :math:`\\delta_1` (targets must be positive).
     gm_eps:
         Floor applied to errors in the geometric mean (0 keeps the DIR convention).
+    region_names:
+        Regions to report, in order (default ``"all", "many", "medium", "few"``); ``names=`` is
+        the old, deprecated spelling.
 
     Returns
     -------
@@ -106,8 +111,9 @@ def regression_report(
     if not bool(torch.isfinite(pred).all()):
         raise ValueError("pred contains NaN/inf values; the model diverged or the input is broken.")
     err = (pred.to(torch.float64) - target.to(torch.float64)).abs().flatten()
+    _, region_names = region_arguments(None, region_names, names=names, where="regression_report")
     bins = regions.bin_index(target).flatten().to(err.device)
-    codes = torch.as_tensor(regions.bin_codes, device=err.device)[bins]
+    masks = regions.masks(target, region_names)
     ratio = None
     if delta1:
         p, t = pred.to(torch.float64).flatten(), target.to(torch.float64).flatten()
@@ -115,13 +121,8 @@ def regression_report(
             raise ValueError("delta1 needs positive predictions and targets (depth); clamp predictions first.")
         ratio = torch.maximum(p / t, t / p)
     report: dict[str, dict[str, float]] = {}
-    for name in names:
-        if name == "all":
-            mask = torch.ones_like(bins, dtype=torch.bool)
-        elif name in ALL_REGIONS:
-            mask = codes == ALL_REGIONS.index(name) - 1
-        else:
-            raise ValueError(f"Unknown region {name!r}; choose from {list(ALL_REGIONS)}.")
+    for name in region_names:
+        mask = masks[name].flatten().to(err.device)
         if not bool(mask.any()):
             warnings.warn(
                 f"Region {name!r} has no evaluated element; its metrics are NaN.",

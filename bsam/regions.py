@@ -16,15 +16,25 @@ Test samples take the region of their bin; bins without any training sample are 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from bsam._bins import Binning, as_label_tensor
 
-__all__ = ["ShotRegions", "REGION_NAMES", "ALL_REGIONS", "MANY", "MEDIUM", "FEW"]
+__all__ = [
+    "ShotRegions",
+    "REGION_NAMES",
+    "ALL_REGIONS",
+    "MANY",
+    "MEDIUM",
+    "FEW",
+    "region_arguments",
+]
 
 MANY, MEDIUM, FEW = 0, 1, 2
 #: Region names in code order.
@@ -131,15 +141,26 @@ class ShotRegions:
         return codes[idx]
 
     def masks(
-        self, labels: torch.Tensor, names: Sequence[str] = ALL_REGIONS
+        self,
+        labels: torch.Tensor,
+        region_names: Sequence[str] | None = None,
+        *,
+        names: Sequence[str] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Boolean mask of each named region ("all", "many", "medium", "few") over ``labels``."""
-        unknown = [n for n in names if n not in ALL_REGIONS]
+        """Boolean mask of each named region over ``labels`` (the one definition of membership).
+
+        ``masks[r][i]`` is true when label ``i`` lies in a bin of region ``r``: every label for
+        ``"all"``, else ``bin_codes[bin(label)] == code(r)``. Masks have the shape and device of
+        ``labels``. ``region_names`` defaults to :data:`ALL_REGIONS` (``names=`` is its old,
+        deprecated spelling).
+        """
+        _, region_names = region_arguments(None, region_names, names=names, where="masks")
+        unknown = [n for n in region_names if n not in ALL_REGIONS]
         if unknown:
             raise ValueError(f"Unknown region name(s) {unknown}; choose from {list(ALL_REGIONS)}.")
         codes = self.of(labels)
         out = {}
-        for name in names:
+        for name in region_names:
             if name == "all":
                 out[name] = torch.ones_like(codes, dtype=torch.bool)
             else:
@@ -199,3 +220,50 @@ class ShotRegions:
                 f"Not a ShotRegions description: key {err} missing (expected the output of "
                 "ShotRegions.to_dict())."
             ) from err
+
+
+def _deprecated(message: str) -> None:
+    warnings.warn(message, DeprecationWarning, stacklevel=4)
+
+
+def region_arguments(
+    regions: Any,
+    region_names: Sequence[str] | None,
+    *,
+    names: Sequence[str] | None = None,
+    default: Sequence[str] = ALL_REGIONS,
+    where: str = "this function",
+) -> tuple[Any, tuple[str, ...]]:
+    """Resolve a public function's ``(regions, region_names)`` arguments.
+
+    Throughout the toolkit ``regions`` is the :class:`ShotRegions` object and ``region_names`` the
+    sequence of region names. Two older spellings still work, with a ``DeprecationWarning``:
+    names passed as ``regions=[...]`` and names passed as ``names=[...]``.
+
+    Returns
+    -------
+    tuple
+        ``(regions or None, region_names)``, the names defaulting to ``default``.
+    """
+    if isinstance(regions, str) or (
+        isinstance(regions, (list, tuple)) and all(isinstance(r, str) for r in regions)
+    ):
+        _deprecated(
+            f"{where}(regions={list(regions)!r}) is deprecated: regions= is the ShotRegions "
+            "object; pass the names as region_names=."
+        )
+        if region_names is not None:
+            raise ValueError(
+                f"Invalid arguments to {where}: region names given twice (regions={regions!r} and "
+                f"region_names={region_names!r}); pass only region_names=."
+            )
+        regions, region_names = None, [regions] if isinstance(regions, str) else regions
+    if names is not None:
+        _deprecated(f"{where}(names=...) is deprecated; pass region_names= instead.")
+        if region_names is not None:
+            raise ValueError(
+                f"Invalid arguments to {where}: region names given twice (names={names!r} and "
+                f"region_names={region_names!r}); pass only region_names=."
+            )
+        region_names = names
+    return regions, tuple(default if region_names is None else region_names)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bsam.regions import ShotRegions, region_arguments
 from landscape import distributed
 from landscape.directions import load_directions, random_directions, save_directions
 from landscape.store import SurfaceResult
@@ -52,7 +53,8 @@ def checkpoint_surface(
     out: str | os.PathLike,
     dims: int = 2,
     grid: str = "-1:1:51",
-    regions: Sequence[str] = ("all", "many", "medium", "few"),
+    regions: ShotRegions | Sequence[str] | None = None,
+    region_names: Sequence[str] | None = None,
     loss: str = "l1",
     split: str = "test",
     data: str | None = None,
@@ -72,18 +74,23 @@ def checkpoint_surface(
     checkpoint (fitted on its training split). Directions are read from ``dir_file`` when it
     exists, otherwise made by :func:`landscape.random_directions` with ``seed`` and ``norm`` and
     saved there (default: ``out`` with suffix ``.dirs.h5``). Under torchrun the grid is sharded
-    over the ranks. See :func:`landscape.compute_surface` for the rest.
+    over the ranks. ``region_names`` picks the reported regions (default all four); ``regions``
+    (a :class:`~bsam.regions.ShotRegions`) replaces the checkpoint's own. Names passed as
+    ``regions=[...]`` still work, with a ``DeprecationWarning``. See
+    :func:`landscape.compute_surface` for the rest.
     """
     from bsam.checkpoint_data import load_checkpoint_data
     from bsam.device import resolve_device
 
+    regions, region_names = region_arguments(regions, region_names, where="checkpoint_surface")
     xs, ys = parse_grid(grid, dims)
     dev = resolve_device(device)
     distributed.init_from_env(dev)
     if dev.type == "cuda" and distributed.world()[1] > 1:
         dev = resolve_device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}")
     loaded = load_checkpoint_data(checkpoint, split, data=data, root=root, device=dev)
-    model, dataset, shot = loaded.model, loaded.dataset, loaded.regions
+    model, dataset = loaded.model, loaded.dataset
+    shot = loaded.regions if regions is None else regions
 
     out = Path(out)
     dir_path = Path(dir_file) if dir_file is not None else out.with_suffix(".dirs.h5")
@@ -114,7 +121,7 @@ def checkpoint_surface(
         batch_size=batch_size,
         device=dev,
         quiet=quiet,
-        region_names=tuple(regions),
+        region_names=region_names,
         overwrite=overwrite,
         provenance=provenance,
     )

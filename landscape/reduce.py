@@ -128,14 +128,11 @@ def build_groups(
     trash = total
     parts = [torch.zeros(targets.shape, dtype=torch.int32)]  # "all" is group 0
     shot = [n for n in names if n in REGION_NAMES]
-    if shot or per_bin:
-        bins = regions.bin_index(targets)
-    if shot:
-        lut = torch.full((len(REGION_NAMES),), trash, dtype=torch.int32)
-        for n in shot:
-            lut[REGION_NAMES.index(n)] = names.index(n)
-        codes = torch.as_tensor(regions.bin_codes)[bins]
-        parts.append(lut[codes])
+    if shot:  # the shot regions partition the elements: one code per element
+        part = torch.full(targets.shape, trash, dtype=torch.int32)
+        for n, mask in regions.masks(targets, shot).items():
+            part[mask] = names.index(n)
+        parts.append(part)
     for key, mask in masks.items():
         mask = mask.cpu()
         if mask.shape != targets.shape:
@@ -147,7 +144,7 @@ def build_groups(
             )
         )
     if per_bin:
-        parts.append((bins + len(names)).to(torch.int32))
+        parts.append((regions.bin_index(targets) + len(names)).to(torch.int32))
     codes = torch.stack(parts, dim=-1).contiguous()
     counts = torch.bincount(codes.reshape(-1).long(), minlength=total + 1)[:total]
     empty = [n for i, n in enumerate(names) if int(counts[i]) == 0]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,19 @@ class SurfaceResult:
         return 1 if self.ycoords is None else 2
 
     @property
-    def regions(self) -> list[str]:
+    def region_names(self) -> list[str]:
         """Region names in file order."""
         return list(self.loss)
+
+    @property
+    def regions(self) -> list[str]:
+        """Deprecated name of :attr:`region_names` (``regions`` is the ShotRegions object)."""
+        warnings.warn(
+            "SurfaceResult.regions is deprecated; use SurfaceResult.region_names.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.region_names
 
     @property
     def complete(self) -> bool:
@@ -107,7 +118,7 @@ class SurfaceResult:
         if table is None:
             raise ValueError(f"Invalid quantity {quantity!r}; choose 'loss' or 'mae'.")
         if region not in table:
-            raise ValueError(f"Unknown region {region!r}; this surface has {self.regions}.")
+            raise ValueError(f"Unknown region {region!r}; this surface has {self.region_names}.")
         return float(table[region][self.origin_index()])
 
 

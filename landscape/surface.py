@@ -24,15 +24,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from bsam._state import preserved, state_hash, tensors_hash
 from bsam._version import __version__
+from bsam.batches import Batches
 from bsam.checkpoint import file_hash
 from bsam.device import resolve_device
 from bsam.losses import align, get_loss
 from bsam.progress import progress
 from bsam.regions import ALL_REGIONS, ShotRegions
 from landscape import distributed
-from landscape._data import DataSource, make_source
-from landscape._params import preserved, state_hash, target_tensors, tensors_hash
+from landscape._data import make_source
+from landscape._params import target_tensors
 from landscape.directions import Directions, load_directions
 from landscape.reduce import Groups, build_groups, group_means, reduce_batch
 from landscape.store import SurfaceResult, SurfaceStore, read_surface
@@ -56,7 +58,7 @@ def check_coords(coords: Any, name: str) -> np.ndarray:
 class Evaluator:
     """Evaluates the per-region sums of a model at points :math:`\\theta + a d_x + b d_y`.
 
-    Meant to be used inside :func:`landscape._params.preserved` (it overwrites the weights).
+    Meant to be used inside :func:`bsam._state.preserved` (it overwrites the weights).
 
     Parameters
     ----------
@@ -76,7 +78,7 @@ class Evaluator:
         self,
         model: nn.Module,
         directions: Directions,
-        source: DataSource,
+        source: Batches,
         groups: Groups,
         loss_fn,
     ) -> None:

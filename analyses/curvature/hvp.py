@@ -36,14 +36,20 @@ HVP strategies (``hvp_method``; measured in ``docs/curvature.md``):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp
 
-from analyses.curvature._data import _Source
+from analyses.curvature.selection import (
+    ParamSpec,
+    mask_indices,
+    normalise_mask,
+    select_parameters,
+)
+from bsam._state import eval_mode
+from bsam.batches import Batches
 from bsam.losses import align, get_loss
 
 __all__ = ["CurvatureOperator", "select_parameters", "CURVATURES", "HVP_METHODS"]
@@ -53,82 +59,7 @@ CURVATURES: tuple[str, ...] = ("hessian", "ggn")
 #: Product strategies (``"auto"`` picks one).
 HVP_METHODS: tuple[str, ...] = ("auto", "reuse_graph", "double_backward", "forward_over_reverse")
 
-ParamSpec = Sequence[str] | Callable[[str, nn.Parameter], bool] | None
-
-
-def select_parameters(model: nn.Module, params: ParamSpec = None) -> list[str]:
-    """Names of the parameters the curvature is taken with respect to.
-
-    Parameters
-    ----------
-    model:
-        The network.
-    params:
-        ``None``: every parameter with ``requires_grad``. A sequence of strings: each is a full
-        parameter name (``"fc.weight"``) or a module prefix (``"layer1"`` selects ``layer1.*``).
-        A callable ``(name, parameter) -> bool``: the parameters for which it is true.
-
-    Returns
-    -------
-    list[str]
-        Parameter names in the model's order (shared parameters once).
-    """
-    named = list(model.named_parameters())
-    if params is None:
-        names = [n for n, p in named if p.requires_grad]
-        if not names:
-            raise ValueError(
-                "Invalid model: no parameter requires grad; pass params=[names or prefixes] "
-                "to choose the parameters explicitly."
-            )
-        return names
-    if callable(params):
-        names = [n for n, p in named if params(n, p)]
-        if not names:
-            raise ValueError("Invalid params: the predicate selected no parameter of the model.")
-        return names
-    if isinstance(params, str):
-        params = [params]
-    chosen: set[str] = set()
-    for spec in params:
-        prefix = spec.rstrip(".")
-        hits = [n for n, _ in named if n == prefix or n.startswith(prefix + ".")]
-        if not hits:
-            raise ValueError(
-                f"Invalid params entry {spec!r}: no parameter has this name or prefix; "
-                f"available: {[n for n, _ in named][:12]}{' ...' if len(named) > 12 else ''}."
-            )
-        chosen.update(hits)
-    return [n for n, _ in named if n in chosen]
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Put every module in eval mode for the block, then restore each module's flag."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags:
-            m.training = flag
-
-
-def _normalise_mask(mask: Any, num_samples: int) -> torch.Tensor | None:
-    if mask is None:
-        return None
-    mask = torch.as_tensor(mask)
-    if mask.dtype != torch.bool:
-        raise ValueError(
-            f"Invalid mask dtype {mask.dtype}; pass a boolean tensor (True = sample/element in the "
-            "region)."
-        )
-    if mask.dim() == 0 or (num_samples >= 0 and mask.shape[0] != num_samples):
-        raise ValueError(
-            f"Invalid mask shape {tuple(mask.shape)}; it must have one entry per sample "
-            f"({num_samples},) or one per target element ({num_samples}, ...)."
-        )
-    return mask.cpu()
+Batch = tuple[Any, torch.Tensor, torch.Tensor | None]
 
 
 class CurvatureOperator:
@@ -208,19 +139,13 @@ class CurvatureOperator:
         self._frozen = {
             k: p.detach() for k, p in model.named_parameters() if k not in set(self.param_names)
         }
-        self._source = _Source(data, batch_size)
-        self._mask = _normalise_mask(mask, self._source.num_samples)
-        if self._mask is not None and self._source.shuffles:
-            raise ValueError(
-                "Invalid data: the DataLoader shuffles, so a mask cannot be aligned with its "
-                "samples; build it with shuffle=False."
-            )
-        self._indices = None
+        self._source = data if isinstance(data, Batches) else Batches(data, batch_size=batch_size)
+        self._mask = normalise_mask(mask, self._source.num_samples)
         if self._mask is not None:
-            keep = self._mask if self._mask.dim() == 1 else self._mask.flatten(1).any(dim=1)
-            self._indices = torch.nonzero(keep).flatten()
+            self._source.check_ordered()
+        self._indices = mask_indices(self._mask)
         self._cache = cache
-        self._batches: list[tuple[Any, torch.Tensor, torch.Tensor | None]] | None = None
+        self._batches: list[Batch] | None = None
         self.num_elements = 0
         self.num_samples = 0
         if cache:
@@ -263,9 +188,13 @@ class CurvatureOperator:
     def _count(y: torch.Tensor, m: torch.Tensor | None) -> int:
         return int(y.numel() if m is None else m.sum())
 
-    def _iter_batches(self) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor | None]]:
+    def _iter_batches(self) -> Iterator[Batch]:
         elementwise = self._mask is not None and self._mask.dim() > 1
-        for X, y, idx in self._source.batches(self._indices):
+        if self._indices is None:
+            raw: Iterator = ((X, y, None) for _, _, X, y in self._source)
+        else:
+            raw = self._source.subset(self._indices)
+        for X, y, idx in raw:
             if isinstance(X, torch.Tensor):
                 X = X.to(self.device)
                 if X.is_floating_point():
@@ -281,7 +210,7 @@ class CurvatureOperator:
                     )
             yield X, y, m
 
-    def batches(self) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor | None]]:
+    def batches(self) -> Iterator[Batch]:
         """Iterate the region's batches ``(X, y, element_mask or None)`` on the model's device."""
         if self._batches is not None:
             yield from self._batches
@@ -315,7 +244,7 @@ class CurvatureOperator:
         """The region's mean loss :math:`L(\\theta)` at the current parameters."""
         leaves = self._leaves(requires_grad=False)
         total = 0.0
-        with torch.no_grad(), _eval_mode(self.model):
+        with torch.no_grad(), eval_mode(self.model):
             for X, y, m in self.batches():
                 total += float(self._loss_sum(leaves, X, y, m))
         return total / self.num_elements
@@ -348,7 +277,7 @@ class CurvatureOperator:
             return torch.stack([self @ v[:, j] for j in range(v.shape[1])], dim=1)
         v = v.to(device=self.device, dtype=self.dtype)
         self.num_matvecs += 1
-        with _eval_mode(self.model):
+        with eval_mode(self.model):
             if self.curvature == "ggn":
                 out = self._ggn_vp(v)
             elif self.hvp_method == "reuse_graph":
@@ -381,15 +310,22 @@ class CurvatureOperator:
         hv = torch.autograd.grad(sum(terms), leaves, retain_graph=retain, allow_unused=True)
         return self._flatten(hv)
 
-    def _hvp_double_backward(self, v: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros_like(v)
+    def _batch_sum(self, term: Callable[[Any, torch.Tensor, Any], torch.Tensor]) -> torch.Tensor:
+        """Sum over the region's batches of ``term(X, y, mask)`` (a flat parameter vector)."""
+        out = torch.zeros(self.shape[0], dtype=self.dtype, device=self.device)
         for X, y, m in self.batches():
+            out += term(X, y, m)
+        return out
+
+    def _hvp_double_backward(self, v: torch.Tensor) -> torch.Tensor:
+        def term(X: Any, y: torch.Tensor, m: Any) -> torch.Tensor:
             leaves = self._leaves(requires_grad=True)
             with torch.enable_grad():
                 lsum = self._loss_sum(leaves, X, y, m)
                 g = self._first_grad(lsum, list(leaves.values()))
-                out += self._hvp_from_grad(g, list(leaves.values()), v, retain=False)
-        return out
+                return self._hvp_from_grad(g, list(leaves.values()), v, retain=False)
+
+        return self._batch_sum(term)
 
     @staticmethod
     def _first_grad(
@@ -415,34 +351,33 @@ class CurvatureOperator:
         return out
 
     def _hvp_forward_over_reverse(self, v: torch.Tensor) -> torch.Tensor:
-        tangent = self._unflatten(v)
-        leaves = self._leaves(requires_grad=False)
-        out = torch.zeros_like(v)
-        for X, y, m in self.batches():
-            gfn = grad(lambda p, X=X, y=y, m=m: self._loss_sum(p, X, y, m))
+        tangent, leaves = self._unflatten(v), self._leaves(requires_grad=False)
+
+        def term(X: Any, y: torch.Tensor, m: Any) -> torch.Tensor:
+            gfn = grad(lambda p: self._loss_sum(p, X, y, m))
             _, hv = jvp(gfn, (leaves,), (tangent,))
-            out += self._flatten([hv[n] for n in self.param_names])
-        return out
+            return self._flatten([hv[n] for n in self.param_names])
+
+        return self._batch_sum(term)
 
     def _ggn_vp(self, v: torch.Tensor) -> torch.Tensor:
-        tangent = self._unflatten(v)
-        leaves = self._leaves(requires_grad=False)
-        out = torch.zeros_like(v)
-        for X, y, m in self.batches():
+        tangent, leaves = self._unflatten(v), self._leaves(requires_grad=False)
 
-            def f(p: dict[str, torch.Tensor], X: Any = X, y: torch.Tensor = y) -> torch.Tensor:
+        def term(X: Any, y: torch.Tensor, m: Any) -> torch.Tensor:
+            def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
                 return align(self._forward(p, X), y)
 
             pred, jv = jvp(f, (leaves,), (tangent,))
             if self._identity_output_hessian:
                 hjv = jv if m is None else torch.where(m, jv, torch.zeros_like(jv))
             else:
-                lfn = grad(lambda o, y=y, m=m: self._elementwise(o, y, m).sum())
+                lfn = grad(lambda o: self._elementwise(o, y, m).sum())
                 _, hjv = jvp(lfn, (pred.detach(),), (jv,))
             _, pullback = vjp(f, leaves)
             (jt,) = pullback(hjv)
-            out += self._flatten([jt[n] for n in self.param_names])
-        return out
+            return self._flatten([jt[n] for n in self.param_names])
+
+        return self._batch_sum(term)
 
     def to_dense(self, max_dim: int = 5000) -> torch.Tensor:
         """The full matrix, column by column (``n`` products; for small models and tests)."""

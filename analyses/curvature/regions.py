@@ -13,39 +13,37 @@ summarised by
 The Hessian of the L1 loss, :math:`\frac1M \sum_i \mathrm{sign}(r_i) \nabla^2 f_i`, is indefinite,
 so the three eigenvalues differ in general; which one a table reports must be stated (see
 :data:`TABLE8` and ``docs/curvature.md``). The model is restored bit for bit afterwards
-(parameters, buffers, ``requires_grad``, train/eval mode of every module); an empty region yields
-NaN and a warning.
+(parameters, buffers, ``requires_grad``, train/eval mode of every module; :func:`bsam._state.preserved`)
+and hashed by :func:`bsam._state.state_hash` (``model_hash``); an empty region yields NaN and a
+warning.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import math
 import os
 import platform
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from analyses.curvature._data import _Source
 from analyses.curvature.density import slq_density
 from analyses.curvature.hutchinson1989 import hutchinson_trace
 from analyses.curvature.hvp import CURVATURES, CurvatureOperator, ParamSpec
 from analyses.curvature.lanczos import lanczos_extremes
 from analyses.curvature.meyer2021hutchpp import hutchpp_trace
-from bsam._io import atomic_path, write_json
+from analyses.curvature.save import CSV_COLUMNS, save_curvature
+from bsam._state import preserved
+from bsam._state import state_hash as model_hash
 from bsam._version import __version__
+from bsam.batches import Batches
 from bsam.progress import progress
-from bsam.regions import ALL_REGIONS
+from bsam.regions import ALL_REGIONS, region_arguments
 
 __all__ = [
     "region_curvature",
@@ -72,58 +70,11 @@ TABLE8: dict[str, Any] = {
     "loss": "l1",
     "curvature": "ggn",
     "eigenvalue": "lambda_max",
-    "names": ("few",),
+    "region_names": ("few",),
+    "names": ("few",),  # old key of region_names, kept for old code
     "metrics": ("lambda_max", "trace"),
     "pyhessian_literal": {"loss": "l1", "curvature": "hessian", "eigenvalue": "lambda_abs"},
 }
-#: Columns of the CSV summary, one row per region.
-CSV_COLUMNS: tuple[str, ...] = (
-    "region",
-    "num_samples",
-    "num_elements",
-    "loss",
-    "lambda_max",
-    "lambda_max_residual",
-    "lambda_min",
-    "lambda_min_residual",
-    "lambda_abs",
-    "trace",
-    "trace_se",
-    "trace_hvps",
-    "num_hvps",
-    "seconds",
-)
-
-
-def model_hash(model: nn.Module) -> str:
-    """First 16 hex digits of the SHA-256 of the model's state (names, dtypes, shapes, bytes)."""
-    digest = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        t = t.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()[:16]
-
-
-@contextmanager
-def _restored(model: nn.Module) -> Iterator[None]:
-    """Snapshot parameters, buffers, grads' identity, requires_grad and modes; restore on exit."""
-    state = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()}
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    modes = [(m, m.training) for m in model.modules()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for k, v in model.state_dict(keep_vars=True).items():
-                if not torch.equal(v, state[k]):
-                    v.copy_(state[k])
-        for p, flag in flags:
-            p.requires_grad_(flag)
-        for m, mode in modes:
-            m.training = mode
-
-
 def _sub_seed(seed: int, region: str, metric: str) -> int:
     return (int(seed) * 1_000_003 + zlib.crc32(f"{region}/{metric}".encode())) % (2**31 - 1)
 
@@ -143,22 +94,23 @@ def _nan_entry(metrics: Sequence[str]) -> dict[str, Any]:
 
 
 def _region_masks(
-    source: _Source,
+    source: Batches,
     regions: Any,
     masks: Mapping[str, torch.Tensor] | None,
     names: Sequence[str],
 ) -> dict[str, torch.Tensor | None]:
+    """The mask of each named region: a user mask, else ``regions.masks`` (``None``: all)."""
     masks = dict(masks or {})
-    out: dict[str, torch.Tensor | None] = {}
     need = [n for n in names if n not in masks]
     if need and regions is None:
         if need == ["all"]:
             return {**{n: masks[n] for n in names if n in masks}, "all": None}
         raise ValueError(
-            f"Invalid names {[n for n in need if n != 'all']}: without regions only 'all' and "
-            f"the keys of masks "
-            f"({sorted(masks)}) are known; pass regions=ShotRegions or masks={{name: mask}}."
+            f"Invalid region_names {[n for n in need if n != 'all']}: without regions only 'all' "
+            f"and the keys of masks ({sorted(masks)}) are known; pass regions=ShotRegions or "
+            "masks={name: mask}."
         )
+    shot: dict[str, torch.Tensor] = {}
     if need:
         unknown = [n for n in need if n not in ALL_REGIONS]
         if unknown:
@@ -166,11 +118,84 @@ def _region_masks(
                 f"Invalid region names {unknown}; choose from {list(ALL_REGIONS)} or add them "
                 "to masks."
             )
-        targets = source.targets()
-        shot = regions.masks(targets, need)
-    for n in names:
-        out[n] = masks[n] if n in masks else shot[n]
-    return out
+        shot = regions.masks(source.targets, need)
+    return {n: masks[n] if n in masks else shot[n] for n in names}
+
+
+def _check_settings(
+    metrics: tuple[str, ...], curvature: str, trace_method: str, names: tuple[str, ...], seed: Any
+) -> None:
+    bad = [m for m in metrics if m not in METRICS]
+    if bad or not metrics:
+        raise ValueError(f"Invalid metrics {list(metrics)}; choose one or more of {list(METRICS)}.")
+    if curvature not in CURVATURES:
+        raise ValueError(f"Invalid curvature {curvature!r}; choose from {list(CURVATURES)}.")
+    if trace_method not in TRACE_METHODS:
+        raise ValueError(
+            f"Invalid trace_method {trace_method!r}; choose from {list(TRACE_METHODS)}."
+        )
+    if not names or len(set(names)) != len(names):
+        raise ValueError(
+            f"Invalid region_names {list(names)}; give one or more distinct region names."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"Invalid seed value: {seed!r}; seed must be an int.")
+
+
+def _region_entry(
+    op: CurvatureOperator,
+    name: str,
+    metrics: tuple[str, ...],
+    settings: Mapping[str, Any],
+    seeds: Mapping[str, int],
+) -> dict[str, Any]:
+    """The requested metrics of one region's curvature operator."""
+    t0 = time.perf_counter()
+    entry: dict[str, Any] = {
+        "num_samples": op.num_samples,
+        "num_elements": op.num_elements,
+        "loss": op.loss(),
+    }
+    tol, max_iter = settings["tol"], settings["max_iter"]
+    if "lambda_max" in metrics:
+        ex = lanczos_extremes(
+            op, k=settings["k"], tol=tol, max_iter=max_iter, seed=seeds["lambda_max"]
+        )
+        entry.update(
+            lambda_max=float(ex["LA"].eigenvalues[0]),
+            lambda_min=float(ex["SA"].eigenvalues[0]),
+            lambda_abs=float(ex["LM"].eigenvalues[0]),
+            eigen={w: r.to_dict() for w, r in ex.items()},
+        )
+        if not (ex["LA"].converged and ex["SA"].converged):
+            warnings.warn(
+                f"Region {name!r}: Lanczos did not reach tol={tol} in {max_iter} "
+                "products; the reached residuals are reported.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    if "trace" in metrics:
+        kw = dict(
+            rel_se=settings["trace_rel_se"],
+            max_matvecs=settings["trace_max_matvecs"],
+            seed=seeds["trace"],
+        )
+        if settings["trace_method"] == "hutchpp":
+            tr = hutchpp_trace(op, sketch_size=min(settings["sketch_size"], op.shape[0]), **kw)
+        else:
+            tr = hutchinson_trace(op, **kw)
+        entry.update(trace=tr.estimate, trace_se=tr.std_error, trace_detail=tr.to_dict())
+    if "density" in metrics:
+        dens = slq_density(
+            op,
+            num_probes=settings["density_probes"],
+            num_steps=settings["density_steps"],
+            seed=seeds["density"],
+        )
+        entry["density"] = dens.to_dict()
+    entry["num_hvps"] = op.num_matvecs
+    entry["seconds"] = time.perf_counter() - t0
+    return entry
 
 
 def region_curvature(
@@ -179,7 +204,7 @@ def region_curvature(
     regions: Any = None,
     *,
     masks: Mapping[str, torch.Tensor] | None = None,
-    names: Sequence[str] = ALL_REGIONS,
+    region_names: Sequence[str] | None = None,
     metrics: Sequence[str] = ("lambda_max", "trace", "density"),
     loss: str | Callable[..., torch.Tensor] = "l1",
     curvature: str = "hessian",
@@ -198,6 +223,7 @@ def region_curvature(
     seed: int = 0,
     data_info: Mapping[str, Any] | None = None,
     quiet: bool = True,
+    names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     r"""Curvature metrics of the loss on each region, with provenance.
 
@@ -206,15 +232,16 @@ def region_curvature(
     model:
         Any ``nn.Module``; evaluated in eval mode on its own device and dtype, restored bit for bit.
     data:
-        A ``Dataset`` or (non-shuffling) ``DataLoader`` of ``(input, target)``, or ``(X, y)``.
+        A ``Dataset`` or (non-shuffling) ``DataLoader`` of ``(input, target)``, or ``(X, y)``
+        (read through :class:`bsam.batches.Batches`, shared by every region).
     regions:
         A :class:`bsam.regions.ShotRegions` (fitted on the *training* labels); region membership of
-        each target via ``regions.masks(targets)``.
+        each target via :meth:`~bsam.regions.ShotRegions.masks`.
     masks:
         Extra ``{name: bool mask}`` (per sample ``(N,)`` or per target element) over ``data``.
-    names:
+    region_names:
         Regions to compute, in order (``"all"``, ``"many"``, ``"medium"``, ``"few"`` or keys of
-        ``masks``).
+        ``masks``; default the four shot regions). ``names=`` is its old, deprecated spelling.
     metrics:
         Any of :data:`METRICS`.
     loss, curvature, params, batch_size, hvp_method:
@@ -242,21 +269,11 @@ def region_curvature(
         "lambda_max", "lambda_min", "lambda_abs", "eigen", "trace", "trace_se", "trace_detail",
         "density", "num_hvps", "seconds"}}}`` (only the keys of the requested metrics).
     """
+    regions, names = region_arguments(
+        regions, region_names, names=names, where="region_curvature"
+    )
     metrics = tuple(metrics)
-    bad = [m for m in metrics if m not in METRICS]
-    if bad or not metrics:
-        raise ValueError(f"Invalid metrics {list(metrics)}; choose one or more of {list(METRICS)}.")
-    if curvature not in CURVATURES:
-        raise ValueError(f"Invalid curvature {curvature!r}; choose from {list(CURVATURES)}.")
-    if trace_method not in TRACE_METHODS:
-        raise ValueError(
-            f"Invalid trace_method {trace_method!r}; choose from {list(TRACE_METHODS)}."
-        )
-    names = tuple(names)
-    if not names or len(set(names)) != len(names):
-        raise ValueError(f"Invalid names {list(names)}; give one or more distinct region names.")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"Invalid seed value: {seed!r}; seed must be an int.")
+    _check_settings(metrics, curvature, trace_method, names, seed)
     settings = {
         "k": k,
         "tol": tol,
@@ -270,13 +287,13 @@ def region_curvature(
         "batch_size": batch_size,
         "hvp_method": hvp_method,
     }
-    source = _Source(data, batch_size)
+    source = Batches(data, batch_size=batch_size)
     region_masks = _region_masks(source, regions, masks, names)
     results: dict[str, Any] = {}
     seeds: dict[str, dict[str, int]] = {}
     used_method = None
     param_names: list[str] = []
-    with _restored(model):
+    with preserved(model):
         for name in progress(names, desc="curvature per region", quiet=quiet):
             mask = region_masks[name]
             seeds[name] = {m: _sub_seed(seed, name, m) for m in metrics}
@@ -288,10 +305,9 @@ def region_curvature(
                 )
                 results[name] = _nan_entry(metrics)
                 continue
-            t0 = time.perf_counter()
             op = CurvatureOperator(
                 model,
-                data,
+                source,
                 loss=loss,
                 curvature=curvature,
                 mask=mask,
@@ -300,48 +316,7 @@ def region_curvature(
                 hvp_method=hvp_method,
             )
             used_method, param_names = op.hvp_method, op.param_names
-            entry: dict[str, Any] = {
-                "num_samples": op.num_samples,
-                "num_elements": op.num_elements,
-                "loss": op.loss(),
-            }
-            if "lambda_max" in metrics:
-                ex = lanczos_extremes(
-                    op, k=k, tol=tol, max_iter=max_iter, seed=seeds[name]["lambda_max"]
-                )
-                entry.update(
-                    lambda_max=float(ex["LA"].eigenvalues[0]),
-                    lambda_min=float(ex["SA"].eigenvalues[0]),
-                    lambda_abs=float(ex["LM"].eigenvalues[0]),
-                    eigen={w: r.to_dict() for w, r in ex.items()},
-                )
-                if not (ex["LA"].converged and ex["SA"].converged):
-                    warnings.warn(
-                        f"Region {name!r}: Lanczos did not reach tol={tol} in {max_iter} "
-                        "products; the reached residuals are reported.",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-            if "trace" in metrics:
-                kw = dict(
-                    rel_se=trace_rel_se, max_matvecs=trace_max_matvecs, seed=seeds[name]["trace"]
-                )
-                if trace_method == "hutchpp":
-                    tr = hutchpp_trace(op, sketch_size=min(sketch_size, op.shape[0]), **kw)
-                else:
-                    tr = hutchinson_trace(op, **kw)
-                entry.update(trace=tr.estimate, trace_se=tr.std_error, trace_detail=tr.to_dict())
-            if "density" in metrics:
-                dens = slq_density(
-                    op,
-                    num_probes=density_probes,
-                    num_steps=density_steps,
-                    seed=seeds[name]["density"],
-                )
-                entry["density"] = dens.to_dict()
-            entry["num_hvps"] = op.num_matvecs
-            entry["seconds"] = time.perf_counter() - t0
-            results[name] = entry
+            results[name] = _region_entry(op, name, metrics, settings, seeds[name])
             op.release()
     first = next(iter(model.parameters()), None)
     provenance = {
@@ -358,6 +333,7 @@ def region_curvature(
         "l1_ggn_rule": "J^T J / M" if (curvature == "ggn" and loss == "l1") else None,
         "metrics": list(metrics),
         "names": list(names),
+        "region_names": list(names),
         "settings": {**settings, "hvp_method_used": used_method},
         "seed": seed,
         "seeds": seeds,
@@ -370,68 +346,6 @@ def region_curvature(
         },
     }
     return {"provenance": provenance, "regions": results}
-
-
-def _residual(entry: Mapping[str, Any], which: str) -> float:
-    eigen = entry.get("eigen")
-    if not eigen:
-        return float("nan")
-    return float(eigen[which]["residuals"][0])
-
-
-def save_curvature(
-    result: Mapping[str, Any], path: str | os.PathLike, *, csv_path: str | os.PathLike | None = None
-) -> tuple[Path, Path]:
-    """Write a :func:`region_curvature` result to JSON (everything) and CSV (one row per region).
-
-    Both files are written atomically. The CSV goes beside the JSON with suffix ``.csv`` unless
-    ``csv_path`` is given; its columns are :data:`CSV_COLUMNS` (missing metrics left empty).
-
-    Returns
-    -------
-    tuple[Path, Path]
-        The JSON and CSV paths.
-    """
-    if "regions" not in result or "provenance" not in result:
-        raise ValueError(
-            "Invalid result: expected the dict returned by region_curvature with keys "
-            "'provenance' and 'regions'."
-        )
-    path = Path(path)
-    csv_file = Path(csv_path) if csv_path is not None else path.with_suffix(".csv")
-    if csv_file == path:
-        raise ValueError(
-            f"Invalid csv_path {csv_file}: it equals the JSON path; pick another name."
-        )
-    write_json(path, result)
-    with atomic_path(csv_file) as tmp, tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
-        writer.writeheader()
-        for name, entry in result["regions"].items():
-            tr = entry.get("trace_detail") or {}
-            row = {
-                "region": name,
-                "num_samples": entry.get("num_samples"),
-                "num_elements": entry.get("num_elements"),
-                "loss": entry.get("loss"),
-                "lambda_max": entry.get("lambda_max", ""),
-                "lambda_max_residual": _residual(entry, "LA") if "lambda_max" in entry else "",
-                "lambda_min": entry.get("lambda_min", ""),
-                "lambda_min_residual": _residual(entry, "SA") if "lambda_min" in entry else "",
-                "lambda_abs": entry.get("lambda_abs", ""),
-                "trace": entry.get("trace", ""),
-                "trace_se": entry.get("trace_se", ""),
-                "trace_hvps": tr.get("num_matvecs", "") if "trace" in entry else "",
-                "num_hvps": entry.get("num_hvps"),
-                "seconds": entry.get("seconds"),
-            }
-            writer.writerow(
-                {
-                    k: ("nan" if isinstance(v, float) and math.isnan(v) else v)
-                    for k, v in row.items()
-                }
-            )
-    return path, csv_file
 
 
 def checkpoint_curvature(

@@ -377,14 +377,14 @@ def plot_surface_file(
         elif kind == "vtp":
             from analyses.plotting.vtp import write_vtp
 
-            for region in result.regions:
+            for region in result.region_names:
                 written.append(
                     write_vtp(
                         result, out / f"{stem}_{region}", region=region, quantity=quantity, log=log
                     )
                 )
         else:
-            for region in result.regions:
+            for region in result.region_names:
                 fig = plot_contour(result, region, kind=kind, quantity=quantity, log=log)
                 written += save_figure(fig, out / f"{stem}_{kind}_{region}")
     return written

@@ -8,38 +8,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from bsam._state import eval_mode
+from bsam.batches import Batches, split_tensors
 from bsam.device import resolve_device
 from bsam.metrics import regression_report
 from bsam.regions import ShotRegions
 
 __all__ = ["split_tensors", "predict", "evaluate_model", "evaluate_checkpoint"]
-
-
-def split_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Return ``(inputs, targets)`` of a split held in memory, or ``None`` for on-disk data.
-
-    In memory are a :class:`~torch.utils.data.TensorDataset` (its first two tensors), a
-    ``(inputs, targets)`` tuple, and a data set with ``in_memory = True`` or a ``tensors()``
-    method of its own (not the stacking fallback of
-    :class:`bsam.data.RegressionDataset`).
-    """
-    if isinstance(dataset, tuple) and len(dataset) == 2:
-        return dataset[0], dataset[1]
-    if isinstance(dataset, TensorDataset):
-        return dataset.tensors[0], dataset.tensors[1]
-    flag = getattr(dataset, "in_memory", None)
-    method = getattr(type(dataset), "tensors", None)
-    if flag is False or not callable(method):
-        return None
-    if flag is None:
-        from bsam.data.base import RegressionDataset
-
-        if method is RegressionDataset.tensors:
-            return None
-    x, y = dataset.tensors()
-    return x, y
 
 
 @torch.inference_mode()
@@ -57,9 +33,10 @@ def predict(
     ----------
     model : nn.Module
         The network; it is put in eval mode and its mode is restored afterwards.
-    data : Dataset or (inputs, targets)
-        The split; in-memory splits (:func:`split_tensors`) are sliced directly, others are read
-        with a :class:`~torch.utils.data.DataLoader` in order.
+    data : Dataset, DataLoader or (inputs, targets)
+        The split, read in order by :class:`bsam.batches.Batches`: in-memory splits
+        (:func:`split_tensors`) are sliced directly, others are read with a
+        :class:`~torch.utils.data.DataLoader`.
     batch_size : int
         Samples per forward pass.
     device : str or torch.device, optional
@@ -78,29 +55,13 @@ def predict(
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
     device = resolve_device(device)
-    was_training = model.training
-    model.eval()
     preds, targets = [], []
-    try:
-        tensors = split_tensors(data)
-        if tensors is not None:
-            x_all, y_all = tensors
-            batches = (
-                (x_all[i : i + batch_size], y_all[i : i + batch_size])
-                for i in range(0, len(y_all), batch_size)
-            )
-        else:
-            if not isinstance(data, Dataset):
-                raise TypeError(f"Invalid data {type(data).__name__}: pass a Dataset or (X, y)")
-            batches = DataLoader(
-                data, batch_size=batch_size, shuffle=False, num_workers=num_workers
-            )
-        for x, y in batches:
-            out = model(x.to(device, non_blocking=True))
+    batches = Batches(data, batch_size=batch_size, device=device, num_workers=num_workers)
+    with eval_mode(model):
+        for _, _, x, y in batches:
+            out = model(x)
             preds.append(out.reshape(y.shape).float().cpu())
             targets.append(y.float().cpu())
-    finally:
-        model.train(was_training)
     if not preds:
         raise ValueError("Cannot evaluate an empty split: it holds no sample")
     return torch.cat(preds), torch.cat(targets)

@@ -73,7 +73,7 @@ def test_per_region_eigenvalues_and_trace_match_dense():
 
 def test_same_seed_same_numbers_and_provenance():
     net, X, y, regions = _problem()
-    kw = dict(names=("all", "few"), metrics=("trace",), trace_method="hutchinson", seed=5)
+    kw = dict(region_names=("all", "few"), metrics=("trace",), trace_method="hutchinson", seed=5)
     a = region_curvature(net, (X, y), regions, **kw)
     b = region_curvature(net, (X, y), regions, **kw)
 
@@ -97,7 +97,7 @@ def test_model_restored_bit_for_bit_and_modes():
     net[0].weight.requires_grad_(False)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     h = model_hash(net)
-    region_curvature(net, (X, y), regions, names=("few",), metrics=("lambda_max",))
+    region_curvature(net, (X, y), regions, region_names=("few",), metrics=("lambda_max",))
     assert net.training and not net[0].weight.requires_grad and net[2].weight.requires_grad
     assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
     assert model_hash(net) == h
@@ -121,7 +121,7 @@ def test_user_masks_loader_and_ggn():
         net,
         loader,
         masks={"even": mask},
-        names=("all", "even"),
+        region_names=("all", "even"),
         metrics=("lambda_max",),
         loss="mse",
         curvature="ggn",
@@ -135,7 +135,7 @@ def test_user_masks_loader_and_ggn():
 def test_save_json_and_csv(tmp_path):
     net, X, y, regions = _problem()
     res = region_curvature(
-        net, (X, y), regions, names=("all", "medium"), metrics=("lambda_max", "trace"), seed=1
+        net, (X, y), regions, region_names=("all", "medium"), metrics=("lambda_max", "trace"), seed=1
     )
     jpath, cpath = save_curvature(res, tmp_path / "curv.json")
     assert cpath == tmp_path / "curv.csv"
@@ -152,7 +152,7 @@ def test_save_json_and_csv(tmp_path):
 def test_table8_preset_runs_and_gives_table8_shaped_numbers():
     # Table 8's rows have 0 < lambda_max <= tr; the preset's curvature must guarantee it
     net, X, y, regions = _problem()
-    kw = {k: v for k, v in TABLE8.items() if k in ("loss", "curvature", "names", "metrics")}
+    kw = {k: v for k, v in TABLE8.items() if k in ("loss", "curvature", "region_names", "metrics")}
     res = region_curvature(net, (X, y), regions, tol=1e-8, trace_rel_se=0.01, **kw)
     few = res["regions"]["few"]
     assert 0 < few[TABLE8["eigenvalue"]] <= few["trace"] + 3 * few["trace_se"]
@@ -169,11 +169,11 @@ def test_region_curvature_errors(tmp_path):
     with pytest.raises(ValueError, match="Invalid trace_method 'xtrace'"):
         region_curvature(net, (X, y), regions, trace_method="xtrace")
     with pytest.raises(ValueError, match=r"Invalid region names \['tail'\]"):
-        region_curvature(net, (X, y), regions, names=("tail",))
-    with pytest.raises(ValueError, match=r"Invalid names \['few'\]: without regions"):
-        region_curvature(net, (X, y), names=("all", "few"))
+        region_curvature(net, (X, y), regions, region_names=("tail",))
+    with pytest.raises(ValueError, match=r"Invalid region_names \['few'\]: without regions"):
+        region_curvature(net, (X, y), region_names=("all", "few"))
     with pytest.raises(ValueError, match="distinct region names"):
-        region_curvature(net, (X, y), regions, names=("all", "all"))
+        region_curvature(net, (X, y), regions, region_names=("all", "all"))
     with pytest.raises(ValueError, match="Invalid seed value: 1.5"):
         region_curvature(net, (X, y), regions, seed=1.5)
     with pytest.raises(ValueError, match="Invalid result"):

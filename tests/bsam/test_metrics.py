@@ -36,9 +36,9 @@ def test_report_matches_hand_computed_numbers(regions):
 
 def test_gm_follows_the_dir_convention_for_zero_errors(regions):
     target = torch.tensor([0.0, 0.0])
-    rep = regression_report(torch.tensor([0.0, 2.0]), target, regions, names=("all",))
+    rep = regression_report(torch.tensor([0.0, 2.0]), target, regions, region_names=("all",))
     assert rep["all"]["gm"] == 0.0
-    floored = regression_report(torch.tensor([0.0, 2.0]), target, regions, names=("all",), gm_eps=0.5)
+    floored = regression_report(torch.tensor([0.0, 2.0]), target, regions, region_names=("all",), gm_eps=0.5)
     assert floored["all"]["gm"] == pytest.approx(1.0)
 
 
@@ -68,4 +68,4 @@ def test_bad_input(regions):
     with pytest.raises(ValueError, match="does not match target shape"):
         regression_report(torch.zeros(2, 2), torch.zeros(2), regions)
     with pytest.raises(ValueError, match="Unknown region"):
-        regression_report(torch.zeros(1), torch.zeros(1), regions, names=("rare",))
+        regression_report(torch.zeros(1), torch.zeros(1), regions, region_names=("rare",))

@@ -76,6 +76,6 @@ def test_bad_arguments_are_refused():
         ShotRegions.fit(torch.tensor([1.0]), many=10, few=50)
     regions = ShotRegions.fit(torch.tensor([1.0]))
     with pytest.raises(ValueError, match="Unknown region"):
-        regions.masks(torch.tensor([1.0]), names=("rare",))
+        regions.masks(torch.tensor([1.0]), region_names=("rare",))
     with pytest.raises(ValueError, match="key 'counts' missing"):
         ShotRegions.from_dict({"bin_width": 1, "lower": 0, "num_bins": 1, "many": 1, "few": 1})

@@ -145,6 +145,7 @@ def test_loaders_datasets_and_tensors_agree(mlp_data, regions):
 
 
 def test_loader_streams_when_the_data_is_too_big_to_cache(mlp_data, regions, monkeypatch):
+    import bsam.batches as batches_mod
     import landscape._data as data_mod
 
     X, Y = mlp_data
@@ -152,7 +153,7 @@ def test_loader_streams_when_the_data_is_too_big_to_cache(mlp_data, regions, mon
     dirs = random_directions(model, seed=2, dims=1)
     kw = dict(regions=regions, xcoords=XS, directions=dirs, quiet=True)
     cached = compute_surface(model, DataLoader(TensorDataset(X, Y), batch_size=10), **kw)
-    monkeypatch.setattr(data_mod, "CACHE_BYTES", 100)
+    monkeypatch.setattr(batches_mod, "CACHE_BYTES", 100)
     source = data_mod.make_source(
         DataLoader(TensorDataset(X, Y), batch_size=10), batch_size=10, device=torch.device("cpu")
     )
