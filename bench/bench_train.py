@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from bsam._io import write_json
-from bsam.train import SYNTH_RECIPE, TrainConfig, train
+from bsam.train import TrainConfig, train
 
 METHODS = ("vanilla", "sam", "bsam")
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=1, help="epochs per method (median)")
     parser.add_argument("--data", default="agedb-synth")
     parser.add_argument("--model", default="resnet8")
-    parser.add_argument("--batch-size", type=int, default=SYNTH_RECIPE["batch_size"])
+    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"

@@ -2,8 +2,9 @@
 
 ImbSAM (Zhou et al., "ImbSAM: A Closer Look at Sharpness-Aware Minimization in Class-Imbalanced
 Recognition", ICCV 2023) applies the SAM perturbation to the tail classes only. For regression,
-the tail is the set of samples whose target falls in a bin with fewer than 20 training samples
-(the few-shot region, :class:`bsam.regions.ShotRegions`). With a batch of ``N`` samples, per-sample
+the tail is the few-shot region of :class:`bsam.regions.ShotRegions`: the samples whose target
+falls in a bin with fewer than ``few`` training samples (``ShotRegions.fit(..., few=20)`` by
+default, ``TrainConfig.few`` in the training loop). With a batch of ``N`` samples, per-sample
 losses ``l_i``, optional weights ``w_i`` and the tail set ``T``:
 
 .. math::
@@ -23,12 +24,14 @@ A batch without tail samples gives a plain step on :math:`L_H` (and ``eps = 0``)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 
+from bsam.optim.closure import Phase, call_closure, require_phase, takes_phase
 from bsam.optim.sam import SAM, ParamsT
 
 __all__ = ["ImbSAM"]
@@ -40,10 +43,10 @@ class ImbSAM(SAM):
     Pseudocode of one step (``head``/``tail`` are the two parts of the batch loss, each a sum
     over its samples divided by the batch size ``N``)::
 
-        g_H = grad head(theta)                 # backward of the head part; save_head_grad()
-        g_T = grad tail(theta)                 # backward of the tail part
+        g_H = grad head(theta)                 # closure("head"); save_head_grad()
+        g_T = grad tail(theta)                 # closure("perturb")
         eps = rho * g_T / ||g_T||_2            # first_step()
-        g_T' = grad tail(theta + eps)          # backward of the tail part at theta + eps
+        g_T' = grad tail(theta + eps)          # closure("descent")
         theta <- base_update(theta, g_H + g_T')  # second_step(): copy theta back, add g_H, step
 
     Parameters
@@ -60,7 +63,8 @@ class ImbSAM(SAM):
     Notes
     -----
     :func:`bsam.optim.imbsam_step` runs a whole step from a ``tail_mask``; ``step(closure)``
-    takes a closure returning ``(head_loss, tail_loss)`` *without* calling backward.
+    calls ``closure("head")``, ``closure("perturb")`` and ``closure("descent")``, each of which
+    backpropagates its loss (the SAM closure contract, :mod:`bsam.optim.closure`).
     """
 
     def __init__(
@@ -121,30 +125,64 @@ class ImbSAM(SAM):
             self.zero_grad(set_to_none=True)
 
     def step(  # type: ignore[override]
-        self, closure: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
+        self, closure: Callable[..., torch.Tensor] | None = None
     ) -> torch.Tensor:
-        """Run a whole ImbSAM step.
+        """Run a whole ImbSAM step with the SAM closure contract (:mod:`bsam.optim.closure`).
 
         Parameters
         ----------
         closure : callable
-            Runs the forward pass and returns ``(head_loss, tail_loss)`` (scalars with graph,
-            each a sum over its samples divided by the batch size), *without* calling backward.
-            It is called twice (at ``theta`` and at ``theta + eps``). A ``tail_loss`` that does
-            not require grad (no tail sample) gives a plain step on the head part.
+            ``closure(phase)`` zeroes the gradients, runs the forward and backward pass of the
+            phase's loss and returns it: the head part ``L_H`` for ``"head"`` and the tail part
+            ``L_T`` for ``"perturb"`` (at ``theta``) and ``"descent"`` (at ``theta + eps``),
+            each a sum over its samples divided by the batch size. A batch without tail samples
+            (zero tail gradient) skips the ``"descent"`` call: a plain step on ``L_H``. The
+            closure form costs one forward pass more than :func:`bsam.optim.imbsam_step`.
+            Deprecated: a zero-argument closure returning ``(head_loss, tail_loss)`` without
+            backward.
 
         Returns
         -------
         torch.Tensor
-            ``head_loss + tail_loss`` at ``theta``, detached.
+            ``L_H + L_T`` at ``theta``, detached.
         """
-        if closure is None:
-            raise ValueError(
-                "ImbSAM.step needs a closure returning (head_loss, tail_loss) without backward"
-            )
+        if closure is not None and not takes_phase(closure):
+            return self._tuple_closure_step(closure)
+        require_phase(
+            closure,
+            "ImbSAM",
+            "the head part for 'head' and the tail part for 'perturb' and 'descent'",
+            "imbsam_step",
+        )
+        head = call_closure(closure, Phase.HEAD)
+        self.save_head_grad(zero_grad=True)
+        tail = call_closure(closure, Phase.PERTURB)
+        norm = self.first_step(zero_grad=True)
+        if float(norm) > 0.0:  # eps = 0 leaves the tail gradient at theta, which is zero
+            call_closure(closure, Phase.DESCENT)
+        self.second_step()
+        return (head + tail).detach()
+
+    def _tuple_closure_step(self, closure: Callable[[], Any]) -> torch.Tensor:
+        """The old protocol: ``closure()`` returns ``(head, tail)`` without calling backward."""
         self.zero_grad(set_to_none=True)
         with torch.enable_grad():
-            head, tail = closure()
+            parts = closure()
+        if not (isinstance(parts, tuple) and len(parts) == 2):
+            raise TypeError(
+                "ImbSAM.step got a closure without arguments that does not return "
+                f"(head_loss, tail_loss) (it returned {type(parts).__name__}); define "
+                "closure(phase) returning the head part for 'head' and the tail part for "
+                "'perturb' and 'descent', or use bsam.optim.imbsam_step"
+            )
+        warnings.warn(
+            "ImbSAM.step with a closure returning (head_loss, tail_loss) is deprecated; pass "
+            "closure(phase) that backpropagates the phase's loss, as for SAM",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        head, tail = parts
+        with torch.enable_grad():
             if not tail.requires_grad:
                 head.backward()
                 self.base_step()

@@ -33,7 +33,6 @@ counts without clipping); the presets assume it holds ``sqrt(n_b)`` of the train
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -82,7 +81,7 @@ class BSAMPreset:
         Batch size and number of epochs.
     lr_schedule : str
         ``"cosine"``: ``lr_e = lr_min + (lr - lr_min)(1 + cos(pi e / epochs)) / 2`` at the start
-        of epoch ``e = 1..epochs``, ``lr_min = lr * lr_min_factor``; see :meth:`lr_at`.
+        of epoch ``e = 1..epochs``, ``lr_min = lr * lr_min_factor``.
     lr_min_factor : float
         ``lr_min / lr`` (``0.1**3``).
     model : str
@@ -120,25 +119,6 @@ class BSAMPreset:
     image_size: int = 224
     augment: tuple[str, ...] = field(default=("crop", "flip", "color", "grayscale"))
     source: str = _SOURCE
-
-    def lr_at(self, epoch: int, epochs: int | None = None) -> float:
-        """Learning rate of epoch ``epoch`` (1-based) under the official cosine schedule.
-
-        .. math:: \\eta_e = \\eta_{min} + (\\eta - \\eta_{min}) \\frac{1 + \\cos(\\pi e / E)}{2},
-                  \\quad \\eta_{min} = \\eta \\cdot \\text{lr\\_min\\_factor}
-
-        Parameters
-        ----------
-        epoch : int
-            Epoch number, 1-based as in the official loop (the first epoch is already decayed).
-        epochs : int, optional
-            Total epochs ``E`` (default: the preset's ``epochs``).
-        """
-        total = self.epochs if epochs is None else epochs
-        if not 0 <= epoch <= total:
-            raise ValueError(f"Invalid epoch {epoch!r}; it must lie in [0, {total}]")
-        lr_min = self.lr * self.lr_min_factor
-        return lr_min + (self.lr - lr_min) * (1.0 + math.cos(math.pi * epoch / total)) / 2.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of every field (for configs and provenance)."""

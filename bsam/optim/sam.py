@@ -11,7 +11,8 @@ and updates with the gradient taken at :math:`\\theta + \\hat\\epsilon`. BSAM (L
 "Balanced Sharpness-Aware Minimization for Imbalanced Regression", ICCV 2025) uses the same
 perturbation rule, with :math:`g = g_w` the gradient of the *balance-weighted* loss
 :math:`(1/N) \\sum_i w_i \\ell_i`. The weighting lives entirely in the loss of the first pass,
-so the optimizer class is the same for both; :func:`bsam.optim.sam_step` builds the two losses.
+so the two classes share the update; :class:`BSAM` only insists on a closure that is told the pass
+(:mod:`bsam.optim.closure`), and :func:`bsam.optim.sam_step` builds the two losses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 
 import torch
 from torch.optim import Optimizer
+
+from bsam.optim.closure import Phase, call_closure, require_phase
 
 __all__ = ["SAM", "BSAM"]
 
@@ -220,7 +223,7 @@ class SAM(Optimizer):
         self._opt_called = True  # the flag torch's LR schedulers read
 
     def step(  # type: ignore[override]
-        self, closure: Callable[[], torch.Tensor] | None = None
+        self, closure: Callable[..., torch.Tensor] | None = None
     ) -> torch.Tensor:
         """Run a whole SAM step: closure at ``theta``, perturb, closure at ``theta + eps``, update.
 
@@ -228,26 +231,28 @@ class SAM(Optimizer):
         ----------
         closure : callable
             Zeroes the gradients, runs the forward and backward pass and returns the loss. It is
-            called twice; the first call's loss should be the perturbation loss and the second
-            the descent loss (the same loss for plain SAM).
+            called twice: as ``closure("perturb")`` at ``theta`` (the loss whose gradient gives
+            ``eps``) and ``closure("descent")`` at ``theta + eps`` (:mod:`bsam.optim.closure`).
+            Plain SAM also accepts a zero-argument closure (one loss in both passes).
 
         Returns
         -------
         torch.Tensor
             The loss returned by the first call (at ``theta``), detached.
         """
+        self._check_closure(closure)
+        loss = call_closure(closure, Phase.PERTURB)
+        self.first_step(zero_grad=True)
+        call_closure(closure, Phase.DESCENT)
+        self.second_step()
+        return loss.detach()
+
+    def _check_closure(self, closure: Callable[..., torch.Tensor] | None) -> None:
         if closure is None:
             raise ValueError(
                 "SAM.step needs a closure (zero_grad + forward + backward, returning the loss); "
                 "or call first_step() and second_step() around your own backward passes"
             )
-        with torch.enable_grad():
-            loss = closure()
-        self.first_step(zero_grad=True)
-        with torch.enable_grad():
-            closure()
-        self.second_step()
-        return loss.detach()
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -284,15 +289,44 @@ class SAM(Optimizer):
 class BSAM(SAM):
     """Balanced sharpness-aware minimization (Liu, Wang, Duan, Li, ICCV 2025).
 
-    The update rule is SAM's: ``eps = rho * g_w / ||g_w||_2`` with one global norm, then the base
-    step with the gradient of the descent loss at ``theta + eps``. What makes it BSAM is the first
-    pass: ``g_w`` is the gradient of the balance-weighted loss ``(1/N) sum_i w(k(y_i)) l_i``
-    (``w`` from :class:`bsam.weights.BalanceWeights`), while the descent loss is independent of
-    the weights. :func:`bsam.optim.sam_step` builds both losses; with all weights 1, BSAM is SAM
-    step for step.
+    The update rule is SAM's, with the perturbation taken along the balance-weighted loss::
+
+        g_w    = grad (1/N) sum_i w(k(y_i)) l_i(theta)      # closure("perturb")
+        eps    = rho * g_w / ||g_w||_2                      # first_step()
+        g      = grad (1/N) sum_i v_i l_i(theta + eps)       # closure("descent")
+        theta <- base_update(theta, g)                       # second_step()
+
+    with ``w`` the balance weights (:class:`bsam.weights.BalanceWeights`) and ``v`` the descent
+    weights, independent of ``w`` (``v = 1`` in the paper's Table 5). The weighting lives in the
+    loss of the first pass, so :meth:`step` requires a closure that is told the pass
+    (``closure(phase)``, :mod:`bsam.optim.closure`): a zero-argument closure is a ``TypeError``,
+    because it would silently run plain SAM. :func:`bsam.optim.sam_step` builds both losses
+    from ``perturb_weights`` / ``descent_weights``; with all weights 1, BSAM is SAM step for step.
+    ``first_step`` / ``second_step`` work as for :class:`SAM`.
 
     Parameters
     ----------
     params, base_optimizer, rho, adaptive, **base_kwargs
         As for :class:`SAM`.
+
+    Examples
+    --------
+    >>> model = torch.nn.Linear(3, 1)
+    >>> opt = BSAM(model.parameters(), torch.optim.SGD, rho=0.05, lr=0.1)
+    >>> x, y, w = torch.randn(8, 3), torch.randn(8), torch.rand(8) + 0.5
+    >>> def closure(phase):
+    ...     opt.zero_grad()
+    ...     err = (model(x).squeeze(1) - y).abs()
+    ...     loss = (w * err).mean() if phase == "perturb" else err.mean()
+    ...     loss.backward()
+    ...     return loss
+    >>> loss = opt.step(closure)
     """
+
+    def _check_closure(self, closure: Callable[..., torch.Tensor] | None) -> None:
+        require_phase(
+            closure,
+            "BSAM",
+            "the balance-weighted loss for 'perturb' and the descent loss for 'descent'",
+            "sam_step(..., perturb_weights=w)",
+        )

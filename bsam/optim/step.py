@@ -9,183 +9,67 @@ returns a :class:`StepResult`. Losses are element-wise (one value per target ele
 with ``w = 1`` when no weights are given. For dense targets ``(N, H, W)`` the weights have the
 target's shape and ``N`` counts every element.
 
-BatchNorm (``bn_mode``). SAM-type steps run two forward passes in train mode, and each would
-update the running statistics of normalisation layers. ``bn_mode`` chooses which pass may update
-them: ``"first"`` (default: once per step, from the batch at ``theta``, like a plain step),
-``"second"`` (from the batch at ``theta + eps``), ``"both"`` (twice per step, what naive SAM code
-and the official BSAM code do) or ``"none"`` (never). A pass that must not update them is run with
-the running mean, variance and batch counter of every normalisation layer saved before and copied
-back after its backward pass, so they are restored bit for bit; the forward pass itself still
-normalises with the batch statistics.
+**Data parallel.** The same functions run one rank's part of a data-parallel step: ``count`` is
+the global ``N`` (each rank's loss is its shard's sum divided by it) and ``sync``
+(:class:`bsam.distributed.StepSync`) is called after each backward pass whose gradient must be
+the global one, summing the gradients over the ranks, so that every rank gets the gradient of
+the global weighted mean whatever the shard sizes; the losses in the :class:`StepResult` are
+summed over the ranks too. ``perturb_sync="global"`` (default) all-reduces the perturbation
+gradient before ``first_step`` (the run equals a single process on the global batch);
+``"local"`` perturbs each rank with its own shard's gradient (m-sharpness, Foret et al. 2021,
+with ``m`` = the shard); the descent gradient is always all-reduced. Without ``sync`` and
+``count`` a step is the single-process step.
+
+**BatchNorm** (``bn_mode``): which pass of a two-pass step updates the running statistics; see
+:mod:`bsam.optim.batchnorm`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _NormBase
 from torch.optim import Optimizer
 
-from bsam.losses import align, get_loss, weighted_mean
+from bsam.distributed import LOCAL_SYNC, StepSync
+from bsam.optim._checks import (
+    LossArg,
+    check_batch,
+    check_tail_mask,
+    check_weights,
+    elementwise,
+    evaluate,
+    finite_or_raise,
+    global_grad_norm,
+    params_of,
+    weighted_sum,
+)
+from bsam.optim.batchnorm import BN_MODES, check_bn_mode, freezes, running_stats_frozen
 from bsam.optim.imbsam import ImbSAM
+from bsam.optim.result import StepResult
 from bsam.optim.sam import SAM
 
 __all__ = [
     "StepResult",
     "BN_MODES",
+    "PERTURB_SYNC",
     "plain_step",
     "sam_step",
     "imbsam_step",
     "running_stats_frozen",
 ]
 
-#: Accepted values of ``bn_mode``: which pass of a two-pass step updates BatchNorm statistics.
-BN_MODES = ("first", "second", "both", "none")
-
-LossArg = str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: Accepted values of ``perturb_sync``: which gradient a rank perturbs with under DDP.
+PERTURB_SYNC: tuple[str, ...] = ("global", "local")
 
 
-@dataclass(frozen=True)
-class StepResult:
-    """What one training step measured (all Python floats, read after the update).
-
-    Attributes
-    ----------
-    loss : float
-        Descent loss at ``theta`` (before the update): ``(1/N) sum_i v_i l_i`` with the descent
-        weights ``v``; taken from the first pass's per-sample losses (no extra forward).
-    perturb_loss : float
-        The loss differentiated at ``theta``: the perturbation loss ``(1/N) sum_i w_i l_i`` of
-        SAM/BSAM, the tail part of ImbSAM, the training loss itself for a plain step.
-    grad_norm : float
-        ``||g||_2`` of the gradient of ``perturb_loss`` at ``theta`` (one norm over all
-        parameters with a gradient; ``|theta|``-scaled for adaptive SAM).
-    perturbed_loss : float
-        The loss whose gradient made the update, at the point where it was taken: the descent
-        loss at ``theta + eps`` (SAM/BSAM), head(theta) + tail(theta + eps) (ImbSAM), equal to
-        ``loss`` for a plain step.
-    """
-
-    loss: float
-    perturb_loss: float
-    grad_norm: float
-    perturbed_loss: float
-
-
-# ---------------------------------------------------------------------------- helpers
-def _elementwise(loss: LossArg, name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if not (isinstance(loss, str) or callable(loss)):
-        raise TypeError(
-            f"Invalid {name}: {loss!r}; pass a loss name ('l1', 'mse', 'huber') or a callable "
-            "(pred, target) -> element-wise loss"
-        )
-    return get_loss(loss)
-
-
-def _evaluate(
-    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    pred: torch.Tensor,
-    targets: torch.Tensor,
-    name: str,
-) -> torch.Tensor:
-    values = fn(align(pred, targets), targets)
-    if values.shape != targets.shape:
+def _check_sync(sync: StepSync | None, perturb_sync: str) -> StepSync:
+    if perturb_sync not in PERTURB_SYNC:
         raise ValueError(
-            f"{name} returned shape {tuple(values.shape)} but the targets have shape "
-            f"{tuple(targets.shape)}; the loss must be element-wise (reduction='none')"
+            f"Invalid perturb_sync: {perturb_sync!r}; choose from {list(PERTURB_SYNC)}"
         )
-    return values
+    return LOCAL_SYNC if sync is None else sync
 
 
-def _check_weights(
-    weights: torch.Tensor | None, targets: torch.Tensor, name: str
-) -> torch.Tensor | None:
-    if weights is None:
-        return None
-    if not isinstance(weights, torch.Tensor):
-        raise TypeError(f"Invalid {name}: expected a tensor or None, got {type(weights).__name__}")
-    if weights.shape != targets.shape:
-        raise ValueError(
-            f"{name} has shape {tuple(weights.shape)} but the targets have shape "
-            f"{tuple(targets.shape)}; pass one weight per target element "
-            "(BalanceWeights.weights(targets))"
-        )
-    return weights.detach().to(device=targets.device)
-
-
-def _check_batch(targets: torch.Tensor) -> None:
-    if not isinstance(targets, torch.Tensor):
-        raise TypeError(f"Invalid targets: expected a tensor, got {type(targets).__name__}")
-    if targets.numel() == 0:
-        raise ValueError(
-            f"Empty batch: targets have shape {tuple(targets.shape)}; a step needs at least one "
-            "sample (drop empty batches in the data loader)"
-        )
-
-
-def _check_bn_mode(bn_mode: str) -> None:
-    if bn_mode not in BN_MODES:
-        raise ValueError(f"Invalid bn_mode: {bn_mode!r}; choose from {list(BN_MODES)}")
-
-
-def _running_buffers(model: nn.Module) -> list[torch.Tensor]:
-    buffers = []
-    for module in model.modules():
-        if isinstance(module, _NormBase) and module.track_running_stats:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                buf = getattr(module, name, None)
-                if isinstance(buf, torch.Tensor):
-                    buffers.append(buf)
-    return buffers
-
-
-@contextmanager
-def running_stats_frozen(model: nn.Module, frozen: bool = True) -> Iterator[None]:
-    """Keep the running statistics of every normalisation layer unchanged inside the block.
-
-    The running mean, running variance and ``num_batches_tracked`` of each BatchNorm-type layer
-    (``torch.nn.modules.batchnorm._NormBase`` with ``track_running_stats``) are copied on entry
-    and copied back on exit, bit for bit. Layers still normalise with batch statistics in train
-    mode. Run the backward pass inside the block too (it may read the saved buffers).
-
-    Parameters
-    ----------
-    model : nn.Module
-        The network.
-    frozen : bool, default True
-        When False the block does nothing (convenient for switching by a flag).
-    """
-    if not frozen:
-        yield
-        return
-    saved = [(buf, buf.clone()) for buf in _running_buffers(model)]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for buf, copy in saved:
-                buf.copy_(copy)
-
-
-def _global_grad_norm(optimizer: Optimizer) -> float:
-    norms = [
-        torch.linalg.vector_norm(p.grad, 2)
-        for group in optimizer.param_groups
-        for p in group["params"]
-        if p.grad is not None
-    ]
-    if not norms:
-        return 0.0
-    device = norms[0].device
-    stacked = torch.stack([n.to(device, norms[0].dtype) for n in norms])
-    return float(torch.linalg.vector_norm(stacked, 2))
-
-
-# ---------------------------------------------------------------------------- steps
 def plain_step(
     model: nn.Module,
     optimizer: Optimizer,
@@ -194,6 +78,8 @@ def plain_step(
     loss: LossArg,
     *,
     weights: torch.Tensor | None = None,
+    sync: StepSync | None = None,
+    count: int | None = None,
 ) -> StepResult:
     """One ordinary (vanilla or reweighted) training step.
 
@@ -207,33 +93,45 @@ def plain_step(
     optimizer : torch.optim.Optimizer
         A plain optimizer (not a :class:`SAM`; use :func:`sam_step` for those).
     inputs, targets : torch.Tensor
-        The batch; ``model(inputs)`` must give one value per target element.
+        The batch (this rank's shard under DDP); ``model(inputs)`` gives one value per target.
     loss : str or callable
         ``"l1"``, ``"mse"``, ``"huber"`` or ``(pred, target) -> element-wise loss``.
     weights : torch.Tensor, optional
         Per-element weights with the target's shape (``None``: all 1).
+    sync : StepSync, optional
+        Gradient / loss synchronisation over ranks (module docstring); default: none.
+    count : int, optional
+        ``N``, the element count of the global batch; default: ``targets.numel()``.
 
     Returns
     -------
     StepResult
-        ``loss = perturb_loss = perturbed_loss = L_w(theta)``, ``grad_norm = ||grad L_w||_2``.
+        ``loss = perturbation_loss = loss_at_perturbed = L_w(theta)``,
+        ``grad_norm = ||grad L_w||_2``.
+
+    Raises
+    ------
+    FloatingPointError
+        A non-finite loss (the parameters are left unchanged).
     """
     if isinstance(optimizer, SAM):
         raise TypeError(
             f"plain_step got a {type(optimizer).__name__} optimizer; use sam_step (or "
             "imbsam_step for ImbSAM), or pass a plain optimizer such as torch.optim.SGD"
         )
-    _check_batch(targets)
-    fn = _elementwise(loss, "loss")
-    weights = _check_weights(weights, targets, "weights")
+    n = check_batch(targets, count)
+    sync = _check_sync(sync, "global")
+    fn = elementwise(loss, "loss")
+    weights = check_weights(weights, targets, "weights")
     optimizer.zero_grad(set_to_none=True)
-    values = _evaluate(fn, model(inputs), targets, "loss")
-    objective = weighted_mean(values, weights)
+    objective = weighted_sum(evaluate(fn, model(inputs), targets, "loss"), weights) / n
     objective.backward()
-    grad_norm = _global_grad_norm(optimizer)
+    (value,) = sync.sum([float(objective.detach())])
+    finite_or_raise(value, "training loss")
+    sync.grads_(params_of(optimizer))
+    grad_norm = global_grad_norm(optimizer)
     optimizer.step()
-    value = float(objective.detach())
-    return StepResult(loss=value, perturb_loss=value, grad_norm=grad_norm, perturbed_loss=value)
+    return StepResult(value, value, grad_norm, value)
 
 
 def sam_step(
@@ -247,6 +145,9 @@ def sam_step(
     perturb_loss: LossArg | None = None,
     descent_weights: torch.Tensor | None = None,
     bn_mode: str = "first",
+    sync: StepSync | None = None,
+    count: int | None = None,
+    perturb_sync: str = "global",
 ) -> StepResult:
     """One SAM / BSAM step: perturb along the (weighted) perturbation loss, descend on another.
 
@@ -270,7 +171,7 @@ def sam_step(
     optimizer : SAM or BSAM
         Built on ``model``'s parameters.
     inputs, targets : torch.Tensor
-        The batch; ``model(inputs)`` must give one value per target element.
+        The batch (this rank's shard under DDP); ``model(inputs)`` gives one value per target.
     descent_loss : str or callable
         ``"l1"``, ``"mse"``, ``"huber"`` or ``(pred, target) -> element-wise loss``.
     perturb_weights : torch.Tensor, optional
@@ -280,80 +181,65 @@ def sam_step(
     descent_weights : torch.Tensor, optional
         Weights of the descent loss, with the target's shape.
     bn_mode : {"first", "second", "both", "none"}, default "first"
-        Which pass updates BatchNorm running statistics (module docstring).
+        Which pass updates BatchNorm running statistics (:mod:`bsam.optim.batchnorm`).
+    sync, count, perturb_sync
+        Data-parallel hook, global element count and perturbation sync (module docstring).
 
     Returns
     -------
     StepResult
         ``loss`` = descent loss at ``theta`` (from the first pass's per-element losses, no extra
-        forward), ``perturb_loss``, ``grad_norm = ||g_w||``, ``perturbed_loss`` = descent loss
-        at ``theta + eps``.
+        forward), ``perturbation_loss``, ``grad_norm = ||g_w||``, ``loss_at_perturbed`` =
+        descent loss at ``theta + eps``.
 
     Raises
     ------
     ValueError
         Weights whose shape differs from the targets', an unknown ``bn_mode``, an empty batch.
     FloatingPointError
-        A non-finite gradient norm in the first pass (parameters are left unperturbed).
+        A non-finite loss or gradient norm in the first pass (parameters left unperturbed).
     """
     if not isinstance(optimizer, SAM) or isinstance(optimizer, ImbSAM):
         raise TypeError(
             f"sam_step needs a SAM or BSAM optimizer, got {type(optimizer).__name__}; use "
             "plain_step for plain optimizers and imbsam_step for ImbSAM"
         )
-    _check_batch(targets)
-    _check_bn_mode(bn_mode)
-    descent_fn = _elementwise(descent_loss, "descent_loss")
-    perturb_fn = descent_fn if perturb_loss is None else _elementwise(perturb_loss, "perturb_loss")
-    perturb_weights = _check_weights(perturb_weights, targets, "perturb_weights")
-    descent_weights = _check_weights(descent_weights, targets, "descent_weights")
+    n = check_batch(targets, count)
+    check_bn_mode(bn_mode)
+    sync = _check_sync(sync, perturb_sync)
+    descent_fn = elementwise(descent_loss, "descent_loss")
+    perturb_fn = descent_fn if perturb_loss is None else elementwise(perturb_loss, "perturb_loss")
+    perturb_name = "descent_loss" if perturb_loss is None else "perturb_loss"
+    perturb_weights = check_weights(perturb_weights, targets, "perturb_weights")
+    descent_weights = check_weights(descent_weights, targets, "descent_weights")
+    params = params_of(optimizer)
 
     optimizer.zero_grad(set_to_none=True)
-    with running_stats_frozen(model, bn_mode in ("second", "none")):
+    with running_stats_frozen(model, freezes(bn_mode, "first")):
         pred = model(inputs)
-        perturb_name = "descent_loss" if perturb_loss is None else "perturb_loss"
-        perturb_values = _evaluate(perturb_fn, pred, targets, perturb_name)
-        perturb_objective = weighted_mean(perturb_values, perturb_weights)
+        perturb_values = evaluate(perturb_fn, pred, targets, perturb_name)
+        perturb_objective = weighted_sum(perturb_values, perturb_weights) / n
         perturb_objective.backward()
     with torch.no_grad():
         if perturb_fn is descent_fn:
             descent_values = perturb_values.detach()
         else:
-            descent_values = _evaluate(descent_fn, pred.detach(), targets, "descent_loss")
-        loss_at_theta = weighted_mean(descent_values, descent_weights)
+            descent_values = evaluate(descent_fn, pred.detach(), targets, "descent_loss")
+        loss_at_theta = weighted_sum(descent_values, descent_weights) / n
+    loss_value, perturb_value = sync.sum([float(loss_at_theta), float(perturb_objective.detach())])
+    finite_or_raise(loss_value + perturb_value, "loss at theta")
+    if perturb_sync == "global":
+        sync.grads_(params)
     grad_norm = optimizer.first_step(zero_grad=True)
 
-    with running_stats_frozen(model, bn_mode in ("first", "none")):
-        descent_values = _evaluate(descent_fn, model(inputs), targets, "descent_loss")
-        descent_objective = weighted_mean(descent_values, descent_weights)
+    with running_stats_frozen(model, freezes(bn_mode, "second")):
+        descent_values = evaluate(descent_fn, model(inputs), targets, "descent_loss")
+        descent_objective = weighted_sum(descent_values, descent_weights) / n
         descent_objective.backward()
+    sync.grads_(params)
     optimizer.second_step()
-    return StepResult(
-        loss=float(loss_at_theta),
-        perturb_loss=float(perturb_objective.detach()),
-        grad_norm=float(grad_norm),
-        perturbed_loss=float(descent_objective.detach()),
-    )
-
-
-def _tail_mask(tail_mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    if not isinstance(tail_mask, torch.Tensor):
-        raise TypeError(
-            f"Invalid tail_mask: expected a boolean tensor, got {type(tail_mask).__name__}"
-        )
-    if tail_mask.dtype != torch.bool:
-        raise ValueError(
-            f"tail_mask must be a boolean tensor, got dtype {tail_mask.dtype}; pass e.g. "
-            "regions.of(targets) == FEW"
-        )
-    if tail_mask.shape == targets.shape:
-        return tail_mask.to(targets.device)
-    if tail_mask.dim() == 1 and tail_mask.shape[0] == targets.shape[0]:
-        return tail_mask.to(targets.device).reshape((-1,) + (1,) * (targets.dim() - 1))
-    raise ValueError(
-        f"tail_mask has shape {tuple(tail_mask.shape)} but the targets have shape "
-        f"{tuple(targets.shape)}; pass one flag per sample (N,) or per target element"
-    )
+    (perturbed_value,) = sync.sum([float(descent_objective.detach())])
+    return StepResult(loss_value, perturb_value, float(grad_norm), perturbed_value)
 
 
 def imbsam_step(
@@ -366,6 +252,9 @@ def imbsam_step(
     tail_mask: torch.Tensor,
     weights: torch.Tensor | None = None,
     bn_mode: str = "first",
+    sync: StepSync | None = None,
+    count: int | None = None,
+    perturb_sync: str = "global",
 ) -> StepResult:
     """One ImbSAM step (Zhou et al., ICCV 2023) with the tail given per sample.
 
@@ -380,7 +269,8 @@ def imbsam_step(
     and the update gradient is :math:`\\nabla L_H(\\theta) + \\nabla L_T(\\theta + \\epsilon)`.
     Both parts are divided by the whole batch size, so :math:`L_H + L_T` is the weighted batch
     mean. One forward pass at ``theta`` serves both parts (two backward passes); a batch without
-    tail samples takes a plain step on :math:`L_H` (no second forward).
+    tail samples (counted over all ranks, so every rank runs the same passes) takes a plain step
+    on :math:`L_H` (no second forward).
 
     Parameters
     ----------
@@ -389,65 +279,64 @@ def imbsam_step(
     optimizer : ImbSAM
         Built on ``model``'s parameters.
     inputs, targets : torch.Tensor
-        The batch.
+        The batch (this rank's shard under DDP).
     loss : str or callable
         ``"l1"``, ``"mse"``, ``"huber"`` or ``(pred, target) -> element-wise loss``.
     tail_mask : torch.BoolTensor
-        True for tail samples (targets in bins with fewer than 20 training samples, e.g.
-        ``regions.of(targets) == FEW``); shape ``(N,)`` or the target's shape.
+        True for tail samples: targets in bins with fewer than ``few`` training samples
+        (``regions.of(targets) == FEW`` for ``ShotRegions.fit(..., few=...)``); shape ``(N,)``
+        or the target's shape.
     weights : torch.Tensor, optional
         Per-element weights with the target's shape (SQINV + ImbSAM).
     bn_mode : {"first", "second", "both", "none"}, default "first"
-        Which pass updates BatchNorm running statistics (module docstring).
+        Which pass updates BatchNorm running statistics (:mod:`bsam.optim.batchnorm`).
+    sync, count, perturb_sync
+        Data-parallel hook, global element count and perturbation sync (module docstring).
 
     Returns
     -------
     StepResult
-        ``loss = L_H + L_T`` at ``theta``, ``perturb_loss = L_T(theta)``,
-        ``grad_norm = ||grad L_T(theta)||``, ``perturbed_loss = L_H(theta) + L_T(theta + eps)``.
+        ``loss = L_H + L_T`` at ``theta``, ``perturbation_loss = L_T(theta)``,
+        ``grad_norm = ||grad L_T(theta)||``,
+        ``loss_at_perturbed = L_H(theta) + L_T(theta + eps)``.
     """
     if not isinstance(optimizer, ImbSAM):
         raise TypeError(f"imbsam_step needs an ImbSAM optimizer, got {type(optimizer).__name__}")
-    _check_batch(targets)
-    _check_bn_mode(bn_mode)
-    fn = _elementwise(loss, "loss")
-    weights = _check_weights(weights, targets, "weights")
-    tail = _tail_mask(tail_mask, targets)
-    count = targets.numel()
+    n = check_batch(targets, count)
+    check_bn_mode(bn_mode)
+    sync = _check_sync(sync, perturb_sync)
+    fn = elementwise(loss, "loss")
+    weights = check_weights(weights, targets, "weights")
+    tail = check_tail_mask(tail_mask, targets)
+    params = params_of(optimizer)
 
     def parts(pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        values = _evaluate(fn, pred, targets, "loss")
+        values = evaluate(fn, pred, targets, "loss")
         if weights is not None:
             values = values * weights
         zero = values.new_zeros(())
-        head = torch.where(tail, zero, values).sum() / count
-        tail_part = torch.where(tail, values, zero).sum() / count
-        return head, tail_part
+        return torch.where(tail, zero, values).sum() / n, torch.where(tail, values, zero).sum() / n
 
     optimizer.zero_grad(set_to_none=True)
-    has_tail = bool(tail.any())
-    with running_stats_frozen(model, bn_mode in ("second", "none")):
+    (tail_count,) = sync.sum([float(tail.sum())])
+    with running_stats_frozen(model, freezes(bn_mode, "first")):
         head, tail_loss = parts(model(inputs))
-        if not has_tail:
-            head.backward()
-        else:
-            head.backward(retain_graph=True)
-            optimizer.save_head_grad(zero_grad=True)
-            tail_loss.backward()
-    if not has_tail:
-        optimizer.base_step()
-        value = float(head.detach())
-        return StepResult(loss=value, perturb_loss=0.0, grad_norm=0.0, perturbed_loss=value)
-
+        head_value, tail_value = sync.sum([float(head.detach()), float(tail_loss.detach())])
+        finite_or_raise(head_value + tail_value, "training loss")
+        head.backward(retain_graph=tail_count > 0)
+        sync.grads_(params)
+        if tail_count == 0:
+            optimizer.base_step()
+            return StepResult(head_value, 0.0, 0.0, head_value)
+        optimizer.save_head_grad(zero_grad=True)
+        tail_loss.backward()
+    if perturb_sync == "global":
+        sync.grads_(params)
     grad_norm = optimizer.first_step(zero_grad=True)
-    with running_stats_frozen(model, bn_mode in ("first", "none")):
+    with running_stats_frozen(model, freezes(bn_mode, "second")):
         _, tail_perturbed = parts(model(inputs))
         tail_perturbed.backward()
+    sync.grads_(params)
     optimizer.second_step()
-    head_value = float(head.detach())
-    return StepResult(
-        loss=head_value + float(tail_loss.detach()),
-        perturb_loss=float(tail_loss.detach()),
-        grad_norm=float(grad_norm),
-        perturbed_loss=head_value + float(tail_perturbed.detach()),
-    )
+    (tail_after,) = sync.sum([float(tail_perturbed.detach())])
+    return StepResult(head_value + tail_value, tail_value, float(grad_norm), head_value + tail_after)

@@ -4,7 +4,7 @@
 >>> result = train(TrainConfig(method="bsam", epochs=20), out_dir="runs/bsam")  # doctest: +SKIP
 """
 
-from bsam.train.config import METHODS, PRESETS, SYNTH_RECIPE, Method, TrainConfig, recipe_config
+from bsam.train.config import METHODS, PRESETS, Method, TrainConfig
 from bsam.train.evaluate import evaluate_checkpoint, evaluate_model, predict
 from bsam.train.loop import (
     ConfigMismatchError,
@@ -19,8 +19,6 @@ __all__ = [
     "Method",
     "METHODS",
     "PRESETS",
-    "SYNTH_RECIPE",
-    "recipe_config",
     "train",
     "TrainResult",
     "TrainCallback",

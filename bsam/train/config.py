@@ -23,6 +23,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+# ``bn_mode`` and ``perturb_sync`` values are defined once, by the steps that read them.
+from bsam.optim.batchnorm import BN_MODES
+from bsam.optim.step import PERTURB_SYNC
+
 __all__ = [
     "TrainConfig",
     "Method",
@@ -37,8 +41,6 @@ __all__ = [
     "DEFAULT_LDS",
     "RUNTIME_FIELDS",
     "BN_MODES",
-    "SYNTH_RECIPE",
-    "recipe_config",
 ]
 
 #: Balance-weight schemes understood by :class:`bsam.weights.BalanceWeights`.
@@ -48,14 +50,11 @@ DESCENT_LOSSES: tuple[str, ...] = ("l1", "mse", "huber")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 SCHEDULES: tuple[str, ...] = ("cosine", "step", "none")
 SELECT_METRICS: tuple[str, ...] = ("mae", "bmae")
-PERTURB_SYNC: tuple[str, ...] = ("global", "local")
 #: The LDS smoothing of the DIR paper (Yang et al., 2021): Gaussian kernel, size 5, sigma 2.
 DEFAULT_LDS: dict[str, Any] = {"kernel": "gaussian", "ks": 5, "sigma": 2.0}
 #: Fields that may change between a run and its resumption (they do not change the result on
 #: a given device).
 RUNTIME_FIELDS: tuple[str, ...] = ("device", "eval_batch_size")
-#: Accepted ``bn_mode`` values (as :data:`bsam.optim.BN_MODES`).
-BN_MODES: tuple[str, ...] = ("first", "second", "both", "none")
 
 
 @dataclass(frozen=True)
@@ -348,45 +347,3 @@ def _check_positive(name: str, value: float) -> None:
 def _check_positive_int(name: str, value: int) -> None:
     if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
         raise ValueError(f"Invalid {name} value: {value!r}; {name} must be a positive integer")
-
-
-#: The recipe chosen on *validation* MAE for ``resnet8`` on ``agedb-synth`` within the CPU budget
-#: of ``bsam reproduce`` (about 90 s per run on 2 cores; docs/training.md): SGD with momentum
-#: 0.9, weight decay 5e-4, per-step cosine from lr 0.05, batch 128, 8 epochs; rho per method
-#: (each picked from {0.05, 0.2} on validation MAE, seed 0).
-SYNTH_RECIPE: dict[str, Any] = {
-    "model": "resnet8",
-    "epochs": 8,
-    "lr": 0.05,
-    "batch_size": 128,
-    "optimizer": "sgd",
-    "momentum": 0.9,
-    "weight_decay": 5e-4,
-    "schedule": "cosine",
-    "rho": {"sam": 0.05, "imbsam": 0.2, "bsam": 0.2},
-}
-
-
-def recipe_config(
-    method: str, *, data: str = "agedb-synth", seed: int = 0, **overrides: Any
-) -> TrainConfig:
-    """The :data:`SYNTH_RECIPE` configuration of ``method`` (``overrides`` replace fields).
-
-    Parameters
-    ----------
-    method : str
-        A key of :data:`METHODS`.
-    data : str
-        Data set name (the recipe was tuned on ``agedb-synth``).
-    seed : int
-        Training seed.
-    **overrides
-        Any :class:`TrainConfig` field, e.g. ``descent_weights="none"`` for the Table 5 row.
-    """
-    _check_choice("method", method, tuple(METHODS))
-    fields = {k: v for k, v in SYNTH_RECIPE.items() if k != "rho"}
-    if METHODS[method].step != "plain":
-        fields["rho"] = SYNTH_RECIPE["rho"][METHODS[method].step]
-    fields.update(data=data, seed=seed, method=method)
-    fields.update(overrides)
-    return TrainConfig(**fields)

@@ -58,12 +58,12 @@ def test_imbsam_equals_closed_form(weighted):
         r2 = (x @ theta[:-1] + theta[-1] - y) ** 2
         r2_perturbed = (x @ perturbed[:-1] + perturbed[-1] - y) ** 2
         assert result.loss == pytest.approx(float((v * r2).mean()), rel=1e-12)
-        assert result.perturb_loss == pytest.approx(
+        assert result.perturbation_loss == pytest.approx(
             float((tail_m * v * r2).sum() / len(y)), rel=1e-12
         )
         assert result.grad_norm == pytest.approx(float(g_tail.norm()), rel=1e-12)
         expected_perturbed = float(((head_m * r2 + tail_m * r2_perturbed) * v).sum() / len(y))
-        assert result.perturbed_loss == pytest.approx(expected_perturbed, rel=1e-12)
+        assert result.loss_at_perturbed == pytest.approx(expected_perturbed, rel=1e-12)
         theta = expected
 
 
@@ -78,7 +78,7 @@ def test_empty_tail_is_a_plain_step_on_the_head():
         b = plain_step(twin, twin_opt, x, y, "l1", weights=w)
         torch.testing.assert_close(_theta(model), _theta(twin), rtol=0, atol=1e-12)
         assert a.loss == pytest.approx(b.loss, rel=1e-12)
-        assert a.grad_norm == 0.0 and a.perturb_loss == 0.0
+        assert a.grad_norm == 0.0 and a.perturbation_loss == 0.0
 
 
 def test_all_tail_is_sam():
@@ -94,7 +94,35 @@ def test_all_tail_is_sam():
         assert a.grad_norm == pytest.approx(b.grad_norm, rel=1e-12)
 
 
-def test_step_with_closure_equals_imbsam_step():
+@pytest.mark.parametrize("tail_every", [3, 0])  # 0: a batch without tail samples
+def test_step_with_phase_closure_equals_imbsam_step(tail_every):
+    model, x, y, w = _problem(seed=3)
+    twin = copy.deepcopy(model)
+    tail = torch.arange(len(y)) % tail_every == 1 if tail_every else torch.zeros(len(y)) > 0
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=0.2, lr=0.1, momentum=0.9)
+    twin_opt = ImbSAM(twin.parameters(), torch.optim.SGD, rho=0.2, lr=0.1, momentum=0.9)
+    seen = []
+
+    def closure(phase):
+        seen.append(phase)
+        twin_opt.zero_grad()
+        err = w * (twin(x).squeeze(1) - y) ** 2
+        part = err[~tail] if phase == "head" else err[tail]
+        loss = part.sum() / len(y)
+        loss.backward()
+        return loss
+
+    for _ in range(4):
+        result = imbsam_step(model, opt, x, y, "mse", tail_mask=tail, weights=w)
+        returned = twin_opt.step(closure)
+        torch.testing.assert_close(_theta(twin), _theta(model), rtol=0, atol=1e-6)
+        assert float(returned) == pytest.approx(result.loss, rel=1e-9)
+    passes = ["head", "perturb", "descent"] if tail_every else ["head", "perturb"]
+    assert seen[: len(passes) + 1] == [*passes, "head"]  # no descent pass without tail samples
+    assert not torch.allclose(_theta(model), _theta(_problem(seed=3)[0]))  # it moved
+
+
+def test_old_tuple_closure_still_works_with_a_deprecation_warning():
     model, x, y, _ = _problem(seed=3)
     twin = copy.deepcopy(model)
     tail = torch.arange(len(y)) % 3 == 1
@@ -107,8 +135,24 @@ def test_step_with_closure_equals_imbsam_step():
 
     for _ in range(2):
         imbsam_step(model, opt, x, y, "mse", tail_mask=tail)
-        twin_opt.step(closure)
+        with pytest.warns(DeprecationWarning, match="closure returning \\(head_loss, tail_loss\\)"):
+            twin_opt.step(closure)
         torch.testing.assert_close(_theta(model), _theta(twin), rtol=0, atol=1e-12)
+
+
+def test_zero_argument_closure_with_one_loss_is_refused():
+    model, x, y, _ = _problem()
+    opt = ImbSAM(model.parameters(), torch.optim.SGD, rho=0.2, lr=0.1)
+
+    def closure():
+        loss = ((model(x).squeeze(1) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    with pytest.raises(TypeError, match="ImbSAM.step got a closure without arguments that does"):
+        opt.step(closure)
+    with pytest.raises(ValueError, match="ImbSAM.step needs a closure"):
+        opt.step()
 
 
 def test_dense_targets_per_sample_mask_broadcasts():
@@ -129,7 +173,7 @@ def test_dense_targets_per_sample_mask_broadcasts():
     for p, q in zip(model.parameters(), twin.parameters()):
         assert torch.equal(p, q)
     assert a.loss == pytest.approx(float(err.mean()), rel=1e-12)  # mean over all 36 pixels
-    assert a.perturb_loss == pytest.approx(float(err[per_sample].sum() / 36), rel=1e-12)
+    assert a.perturbation_loss == pytest.approx(float(err[per_sample].sum() / 36), rel=1e-12)
 
 
 def test_invalid_tail_mask_and_optimizer_raise():

@@ -72,16 +72,6 @@ def test_preset_weights_are_raw_inverse_sqrt_counts():
     assert float(fitted.weights(labels).mean()) != pytest.approx(1.0, abs=0.05)  # not rescaled
 
 
-def test_cosine_schedule():
-    preset = official_bsam_config("agedb-dir")
-    assert preset.lr_at(0) == pytest.approx(0.2)
-    assert preset.lr_at(400) == pytest.approx(0.2e-3)
-    assert preset.lr_at(200) == pytest.approx(0.2e-3 + (0.2 - 0.2e-3) / 2)
-    assert preset.lr_at(1) < 0.2  # the official loop decays before the first epoch
-    with pytest.raises(ValueError, match="Invalid epoch 401"):
-        preset.lr_at(401)
-
-
 def test_unknown_dataset_raises():
     with pytest.raises(ValueError, match="No official BSAM configuration for dataset 'nyud2-dir'"):
         official_bsam_config("nyud2-dir")

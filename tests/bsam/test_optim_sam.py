@@ -80,7 +80,7 @@ def _reference_sam_adam(
 
 
 def _closure(model, opt, x, y):
-    def closure():
+    def closure(phase="descent"):  # uniform weights: the same loss in both passes
         opt.zero_grad()
         loss = ((model(x).squeeze(1) - y) ** 2).mean()
         loss.backward()
@@ -187,7 +187,7 @@ def test_quadratic_update_equals_closed_form():
     rho, lr = 0.1, 0.05
     opt = BSAM([theta], torch.optim.SGD, rho=rho, lr=lr)
 
-    def closure():
+    def closure(phase):
         opt.zero_grad()
         loss = 0.5 * theta @ a @ theta - b @ theta
         loss.backward()

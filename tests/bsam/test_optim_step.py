@@ -65,11 +65,11 @@ def test_bsam_perturbs_along_weighted_gradient_and_descends_on_descent_loss():
         torch.testing.assert_close(_theta(model), expected, rtol=0, atol=1e-12)
         assert isinstance(result, StepResult)
         assert result.loss == pytest.approx(float(_residual(theta, x, y).abs().mean()), rel=1e-12)
-        assert result.perturb_loss == pytest.approx(
+        assert result.perturbation_loss == pytest.approx(
             float((w * _residual(theta, x, y).abs()).mean()), rel=1e-12
         )
         assert result.grad_norm == pytest.approx(float(g_w.norm()), rel=1e-12)
-        assert result.perturbed_loss == pytest.approx(
+        assert result.loss_at_perturbed == pytest.approx(
             float(_residual(perturbed, x, y).abs().mean()), rel=1e-12
         )
         theta = expected
@@ -93,7 +93,7 @@ def test_separate_perturbation_loss_and_descent_weights():
         torch.testing.assert_close(_theta(model), expected, rtol=0, atol=1e-12)
         r = _residual(theta, x, y)
         assert result.loss == pytest.approx(float((v * r.abs()).mean()), rel=1e-12)
-        assert result.perturb_loss == pytest.approx(float((w * r**2).mean()), rel=1e-12)
+        assert result.perturbation_loss == pytest.approx(float((w * r**2).mean()), rel=1e-12)
         theta = expected
 
 
@@ -117,7 +117,7 @@ def test_plain_step_equals_hand_computed_weighted_sgd():
     torch.testing.assert_close(_theta(model), theta - 0.1 * g, rtol=0, atol=1e-12)
     expected_loss = float((w * _residual(theta, x, y) ** 2).mean())
     assert result.loss == pytest.approx(expected_loss, rel=1e-12)
-    assert result.perturb_loss == result.loss == result.perturbed_loss
+    assert result.perturbation_loss == result.loss == result.loss_at_perturbed
     assert result.grad_norm == pytest.approx(float(g.norm()), rel=1e-12)
 
 
@@ -133,7 +133,7 @@ def test_dense_targets_weights_per_element():
     opt = BSAM(model.parameters(), torch.optim.SGD, rho=0.05, lr=0.1)
     result = sam_step(model, opt, x, y, "l1", perturb_weights=w)
     assert result.loss == pytest.approx(float(err.sum() / err.numel()), rel=1e-12)
-    assert result.perturb_loss == pytest.approx(float((w * err).sum() / 60), rel=1e-12)
+    assert result.perturbation_loss == pytest.approx(float((w * err).sum() / 60), rel=1e-12)
     with pytest.raises(ValueError, match=r"perturb_weights has shape \(3,\) but the targets"):
         sam_step(model, opt, x, y, "l1", perturb_weights=w[:, 0, 0])
 
@@ -228,7 +228,7 @@ def test_nan_input_raises_before_perturbing():
     opt = BSAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
     x = x.clone()
     x[0, 0] = float("nan")
-    with pytest.raises(FloatingPointError, match="Non-finite gradient norm in SAM first_step: nan"):
+    with pytest.raises(FloatingPointError, match="Non-finite loss at theta: nan; the parameters"):
         sam_step(model, opt, x, y, "l1")
     assert torch.equal(_theta(model), before)
 

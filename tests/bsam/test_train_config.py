@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bsam.optim import official_bsam_config
-from bsam.train.config import METHODS, SYNTH_RECIPE, TrainConfig, recipe_config
+from bsam.train.config import METHODS, TrainConfig
 
 
 @pytest.mark.parametrize(
@@ -93,19 +93,3 @@ def test_dict_round_trip_and_diff() -> None:
     assert cfg.diff(TrainConfig.from_dict({**cfg.to_dict(), "lr": 1.0})) == {"lr": (cfg.lr, 1.0)}
     with pytest.raises(ValueError, match=r"Invalid config keys \['colour'\]"):
         TrainConfig.from_dict({**cfg.to_dict(), "colour": 1})
-
-
-def test_recipe_config_uses_the_per_method_rho() -> None:
-    bsam = recipe_config("bsam", seed=3).resolve()
-    assert (bsam.rho, bsam.seed, bsam.epochs, bsam.batch_size) == (
-        SYNTH_RECIPE["rho"]["bsam"],
-        3,
-        SYNTH_RECIPE["epochs"],
-        SYNTH_RECIPE["batch_size"],
-    )
-    assert recipe_config("sam").resolve().rho == SYNTH_RECIPE["rho"]["sam"]
-    assert recipe_config("imbsam").resolve().rho == SYNTH_RECIPE["rho"]["imbsam"]
-    table5 = recipe_config("bsam", descent_weights="none").resolve()
-    assert table5.descent_weights == "none" and table5.model == "resnet8"
-    with pytest.raises(ValueError, match="Invalid method 'asam'"):
-        recipe_config("asam")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from bsam.checkpoint import load_checkpoint, load_model
+from bsam.checkpoint import load_checkpoint, load_model, save_checkpoint
 from bsam.regions import ALL_REGIONS
 from bsam.train import (
     METHODS,
@@ -19,6 +19,7 @@ from bsam.train import (
     train,
 )
 from bsam.train.loop import LOG_COLUMNS, METRICS_FORMAT, lr_factor
+from bsam.train.schedule import LRFactor
 from tests.bsam._tiny_data import FEW, MANY, TinyRegression, tiny_config
 
 _METRIC_KEYS = {"n", "mae", "mse", "rmse", "gm", "bmae"}
@@ -234,27 +235,69 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, metho
     assert all(bool(torch.isfinite(v).all()) for v in ckpt["model_state"].values())
 
 
+def _hand_factor(schedule: str, step: int, steps_per_epoch: int, epochs: int) -> float:
+    """The learning-rate multiplier written out (the formula of the loop before LambdaLR)."""
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / (steps_per_epoch * epochs)))
+    if schedule == "step":
+        epoch = step // steps_per_epoch
+        return 0.1 ** ((epoch >= epochs / 2) + (epoch >= 3 * epochs / 4))
+    return 1.0
+
+
 def test_lr_factor_closed_form() -> None:
     kw = {"steps_per_epoch": 10, "epochs": 4}
-    assert lr_factor("cosine", 0, **kw) == 1.0
-    assert lr_factor("cosine", 20, **kw) == pytest.approx(0.5)
-    assert lr_factor("cosine", 10, **kw) == pytest.approx((1 + math.cos(math.pi / 4)) / 2)
-    assert lr_factor("cosine", 40, **kw) == pytest.approx(0.0, abs=1e-15)
-    assert [lr_factor("step", s, **kw) for s in (0, 19, 20, 29, 30, 39)] == pytest.approx(
-        [1, 1, 0.1, 0.1, 0.01, 0.01]
+    cosine = LRFactor("cosine", **kw)
+    assert cosine(0) == 1.0
+    assert cosine(20) == pytest.approx(0.5, rel=1e-15)
+    assert cosine(10) == pytest.approx((1 + math.cos(math.pi / 4)) / 2, rel=1e-15)
+    assert cosine(40) == pytest.approx(0.0, abs=1e-15)
+    assert cosine(55) == cosine(40)  # clamped after the last step
+    step = LRFactor("step", **kw)
+    assert [step(s) for s in (0, 19, 20, 29, 30, 39)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.01], rel=1e-15
     )
-    assert lr_factor("none", 33, **kw) == 1.0
+    assert LRFactor("none", **kw)(33) == 1.0
     with pytest.raises(ValueError, match="Invalid schedule 'linear'"):
-        lr_factor("linear", 0, **kw)
+        LRFactor("linear", **kw)
+    with pytest.warns(DeprecationWarning, match="lr_factor is deprecated"):
+        assert lr_factor("cosine", 10, **kw) == cosine(10)
 
 
-def test_lr_follows_the_schedule_in_the_log(tmp_path) -> None:
-    train(tiny_config(method="vanilla", epochs=3, lr=0.1), out_dir=tmp_path, quiet=True)
+@pytest.mark.parametrize("schedule", ["cosine", "step", "none"])
+def test_lr_follows_the_schedule_in_the_log(tmp_path, schedule) -> None:
+    train(
+        tiny_config(method="bsam", epochs=4, lr=0.1, schedule=schedule),
+        out_dir=tmp_path,
+        quiet=True,
+    )  # 240 samples / 32 = 8 steps per epoch
     log = _read_log(tmp_path / "log.csv")
     for e, row in enumerate(log):
-        expected = 0.1 * (1 + math.cos(math.pi * e * 8 / 24)) / 2
-        assert float(row["lr"]) == pytest.approx(expected)
+        expected = 0.1 * _hand_factor(schedule, 8 * e, 8, 4)
+        assert float(row["lr"]) == pytest.approx(expected, rel=1e-12, abs=1e-15)
         assert int(row["step"]) == 8 * (e + 1)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["scheduler_state"]["step"] == 32 and ckpt["scheduler_state"]["schedule"] == schedule
+    group = ckpt["optimizer_state"]["param_groups"][0]
+    assert group["lr"] == pytest.approx(0.1 * _hand_factor(schedule, 32, 8, 4), abs=1e-15)
+
+
+def test_a_checkpoint_of_the_hand_written_schedule_resumes(tmp_path) -> None:
+    """``last.pt`` as the loop wrote it before LambdaLR: ``scheduler_state = {schedule, step}``
+    and no ``initial_lr`` in the optimizer groups; the lr was set before each step."""
+    cfg = tiny_config(method="bsam", epochs=3)
+    train(cfg, out_dir=tmp_path / "full", quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out_dir=tmp_path / "old", quiet=True, callbacks=[_Kill(epoch=1)])
+    ckpt = load_checkpoint(tmp_path / "old" / "last.pt")
+    step = ckpt["train_state"]["step"]
+    ckpt["scheduler_state"] = {"schedule": cfg.schedule, "step": step}
+    for group in ckpt["optimizer_state"]["param_groups"]:
+        del group["initial_lr"]
+        group["lr"] = cfg.lr * _hand_factor("cosine", step - 1, 8, 3)  # the last step's rate
+    save_checkpoint(tmp_path / "old" / "last.pt", ckpt)
+    train(cfg, out_dir=tmp_path / "old", quiet=True)
+    _same_run(tmp_path / "full", tmp_path / "old")
 
 
 def test_batch_size_larger_than_the_data_is_refused(tmp_path) -> None:
