@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         dims=args.dims,
         grid=args.grid,
-        regions=regions,
+        region_names=regions,
         loss=args.loss,
         **checkpoint_data(args),
         dir_file=args.dir_file,
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{result.path}: {result.dims}D surface, grid {shape}, {int(result.done.sum())} points done"
         )
-        for name in result.regions:
+        for name in result.region_names:
             print(
                 f"  {name:>8}: n={result.count[name]:>6}  loss at origin "
                 f"{result.at_origin(name):.4f}  MAE {result.at_origin(name, 'mae'):.4f}"

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint,
         **checkpoint_data(args),
         device=args.device,
-        names=args.regions,
+        region_names=args.regions,
         metrics=args.metrics,
         loss=args.loss,
         curvature=args.curvature,
