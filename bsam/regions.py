@@ -231,9 +231,9 @@ def region_arguments(
     region_names: Sequence[str] | None,
     *,
     names: Sequence[str] | None = None,
-    default: Sequence[str] = ALL_REGIONS,
+    default: Sequence[str] | None = ALL_REGIONS,
     where: str = "this function",
-) -> tuple[Any, tuple[str, ...]]:
+) -> tuple[Any, tuple[str, ...] | None]:
     """Resolve a public function's ``(regions, region_names)`` arguments.
 
     Throughout the toolkit ``regions`` is the :class:`ShotRegions` object and ``region_names`` the
@@ -243,7 +243,8 @@ def region_arguments(
     Returns
     -------
     tuple
-        ``(regions or None, region_names)``, the names defaulting to ``default``.
+        ``(regions or None, region_names)``, the names defaulting to ``default`` (``None`` stays
+        ``None``: "every region the caller has").
     """
     if isinstance(regions, str) or (
         isinstance(regions, (list, tuple)) and all(isinstance(r, str) for r in regions)
@@ -266,4 +267,6 @@ def region_arguments(
                 f"region_names={region_names!r}); pass only region_names=."
             )
         region_names = names
-    return regions, tuple(default if region_names is None else region_names)
+    if region_names is None:
+        return regions, None if default is None else tuple(default)
+    return regions, tuple(region_names)

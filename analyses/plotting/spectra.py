@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bsam.regions import region_arguments
+
 __all__ = ["plot_density", "plot_curvature_bars", "BAR_QUANTITIES"]
 
 #: Quantities :func:`plot_curvature_bars` can draw, with the error bar each one carries.
@@ -39,27 +41,31 @@ def _fig_ax(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _regions(result: Mapping[str, Any], regions: Sequence[str] | None) -> dict[str, Any]:
+def _regions(
+    result: Mapping[str, Any], region_names: Sequence[str] | None, regions: Any, where: str
+) -> dict[str, Any]:
+    _, region_names = region_arguments(regions, region_names, default=None, where=where)
     if not isinstance(result, Mapping) or "regions" not in result:
         raise ValueError(
             "Invalid result: expected the dict returned by region_curvature (with 'regions')."
         )
     entries = result["regions"]
-    names = list(entries) if regions is None else list(regions)
+    names = list(entries) if region_names is None else list(region_names)
     unknown = [n for n in names if n not in entries]
     if unknown:
-        raise ValueError(f"Invalid regions {unknown}; the result holds {list(entries)}.")
+        raise ValueError(f"Invalid region_names {unknown}; the result holds {list(entries)}.")
     return {n: entries[n] for n in names}
 
 
 def plot_density(
     result: Mapping[str, Any],
     *,
-    regions: Sequence[str] | None = None,
+    region_names: Sequence[str] | None = None,
     ax: Axes | None = None,
     log: bool = True,
     floor: float = 1e-8,
     title: str | None = None,
+    regions: Sequence[str] | None = None,
 ) -> Figure:
     r"""Draw the SLQ spectral density :math:`\phi_\sigma(t)` of each region on one axis.
 
@@ -67,8 +73,9 @@ def plot_density(
     ----------
     result:
         Output of :func:`analyses.curvature.region_curvature` with the ``"density"`` metric.
-    regions:
-        Regions to draw (default: all with a density; empty regions are skipped).
+    region_names:
+        Regions to draw (default: all with a density; empty regions are skipped). ``regions=``
+        is the old, deprecated spelling.
     ax:
         Axis to draw on (default: a new figure).
     log:
@@ -83,7 +90,7 @@ def plot_density(
     Figure
         The figure holding the axis; one line per region, labelled with its name.
     """
-    entries = _regions(result, regions)
+    entries = _regions(result, region_names, regions, "plot_density")
     fig, ax = _fig_ax(ax, (5.0, 3.5))
     drawn = 0
     for name, entry in entries.items():
@@ -120,8 +127,9 @@ def plot_curvature_bars(
     result: Mapping[str, Any],
     quantity: str = "lambda_max",
     *,
-    regions: Sequence[str] | None = None,
+    region_names: Sequence[str] | None = None,
     ax: Axes | None = None,
+    regions: Sequence[str] | None = None,
 ) -> Figure:
     r"""Bar chart of one curvature quantity per region, with its error bar.
 
@@ -134,8 +142,9 @@ def plot_curvature_bars(
         Output of :func:`analyses.curvature.region_curvature`.
     quantity:
         A key of :data:`BAR_QUANTITIES`.
-    regions:
-        Regions to draw, in order (default: all in the result).
+    region_names:
+        Regions to draw, in order (default: all in the result). ``regions=`` is the old,
+        deprecated spelling.
     ax:
         Axis to draw on (default: a new figure).
 
@@ -146,7 +155,7 @@ def plot_curvature_bars(
     """
     if quantity not in BAR_QUANTITIES:
         raise ValueError(f"Invalid quantity {quantity!r}; choose from {list(BAR_QUANTITIES)}.")
-    entries = _regions(result, regions)
+    entries = _regions(result, region_names, regions, "plot_curvature_bars")
     which = {"lambda_max": "LA", "lambda_min": "SA", "lambda_abs": "LM"}.get(quantity)
     values, errors = [], []
     for name, entry in entries.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -19,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from bsam._io import atomic_path
+from bsam.regions import region_arguments
 from landscape.store import SurfaceResult
 
 __all__ = [
@@ -48,13 +50,16 @@ def _values(result: SurfaceResult, region: str, quantity: str) -> np.ndarray:
     return np.asarray(table[region], dtype=np.float64)
 
 
-def _check_regions(result: SurfaceResult, regions: Sequence[str] | None) -> list[str]:
-    names = list(result.loss) if regions is None else list(regions)
+def _check_regions(
+    result: SurfaceResult, region_names: Sequence[str] | None, regions: Any, where: str
+) -> list[str]:
+    _, region_names = region_arguments(regions, region_names, default=None, where=where)
+    names = list(result.loss) if region_names is None else list(region_names)
     unknown = [r for r in names if r not in result.loss]
     if unknown:
         raise ValueError(f"Unknown region(s) {unknown}; this surface has {list(result.loss)}.")
     if not names:
-        raise ValueError("regions is empty; name at least one region to plot.")
+        raise ValueError("region_names is empty; name at least one region to plot.")
     return names
 
 
@@ -93,11 +98,12 @@ def region_title(result: SurfaceResult, region: str, *, mae: bool = True) -> str
 def plot_curves(
     result: SurfaceResult,
     *,
-    regions: Sequence[str] | None = None,
+    region_names: Sequence[str] | None = None,
     quantity: str = "loss",
     log: bool = False,
     ax: Axes | None = None,
     title: str | None = None,
+    regions: Sequence[str] | None = None,
 ) -> Figure:
     """1D surface: one curve per region, overlaid, :math:`L_R(a)` against :math:`a`.
 
@@ -105,8 +111,8 @@ def plot_curves(
     ----------
     result:
         A 1D surface.
-    regions:
-        Regions to draw (default: all of them).
+    region_names:
+        Regions to draw (default: all of them; ``regions=`` is the old, deprecated spelling).
     quantity:
         ``"loss"`` or ``"mae"``.
     log:
@@ -117,7 +123,7 @@ def plot_curves(
         Axes title.
     """
     _need_dims(result, 1, "plot_curves")
-    names = _check_regions(result, regions)
+    names = _check_regions(result, region_names, regions, "plot_curves")
     fig, ax = _fig_ax(ax, (5.0, 3.6))
     for name in names:
         ax.plot(
@@ -265,13 +271,14 @@ def plot_surface_3d(
 def plot_region_panels(
     result: SurfaceResult,
     *,
-    regions: Sequence[str] | None = None,
+    region_names: Sequence[str] | None = None,
     kind: str = "filled",
     quantity: str = "loss",
     log: bool = False,
     levels: int = 20,
     mae_in_title: bool = True,
     shared_scale: bool = True,
+    regions: Sequence[str] | None = None,
 ) -> Figure:
     """Side-by-side panels, one per region, on one shared colour scale (or shared y axis in 1D).
 
@@ -279,7 +286,7 @@ def plot_region_panels(
     surface is visibly steeper than the flat all-sample one (the BSAM paper's Figure 1). Titles
     carry each region's size and, with ``mae_in_title``, its MAE at the origin.
     """
-    names = _check_regions(result, regions)
+    names = _check_regions(result, region_names, regions, "plot_region_panels")
     n = len(names)
     if result.dims == 1:
         fig = Figure(figsize=(3.2 * n + 0.4, 3.2), layout="constrained")

@@ -143,7 +143,7 @@ def table8_section(result: ReproduceResult) -> Section | None:
         return None
     rows, cols = table8(cfg, hessian)
     md = _table(result, "table8", rows, cols, caption="Curvature per region", floatfmt=".4g")
-    images = [_figure(result, figs.flatness_by_region(flatness_rows(cfg, hessian), regions=cfg.hessian_regions),
+    images = [_figure(result, figs.flatness_by_region(flatness_rows(cfg, hessian), region_names=cfg.hessian_regions),
                       "flatness_regions")]
     dens = {m: read_json(p) for (m, seed, split), p in sorted(hessian.items())
             if seed == cfg.seeds[0] and split == "test"}

@@ -7,6 +7,8 @@ The default recipe was chosen on *validation* MAE of ``agedb-synth`` (never on t
 from __future__ import annotations
 
 import dataclasses
+import functools
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,10 +80,12 @@ class ReproduceConfig:
     surface_methods, surface_points_2d, surface_points_1d, surface_span:
         Methods whose first-seed model gets a 2D (``n x n``) and a 1D surface over
         ``[-span, span]`` in filter-normalized random directions, on the test split.
-    hessian_methods, hessian_regions, lanczos_iters, trace_rel_se, max_trace_hvps:
+    hessian_methods, hessian_regions, lanczos_iters, trace_rel_se, trace_max_matvecs:
         Methods whose models (every seed) get lambda_max and Tr(H) per region on the test split
-        and on the few-shot training samples; the Lanczos budget and the trace's target relative
-        standard error.
+        and on the few-shot training samples; the Lanczos budget, the trace's target relative
+        standard error and its budget of matrix-vector products (``max_trace_hvps`` is the old,
+        deprecated name, still accepted by the constructor, :meth:`replace` and
+        :meth:`from_dict`, and readable as an attribute).
     curvature:
         ``"hessian"`` or ``"ggn"``; ``hessian_loss`` the loss whose curvature is measured.
     density, density_probes, density_steps:
@@ -113,13 +117,29 @@ class ReproduceConfig:
     curvature: str = "ggn"
     lanczos_iters: int = 40
     trace_rel_se: float = 0.05
-    max_trace_hvps: int = 300
+    trace_max_matvecs: int = 300
     density: bool = True
     density_probes: int = 1
     density_steps: int = 32
     many: int = 100
     few: int = 20
     quick: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReproduceConfig:
+        """Rebuild a configuration from :meth:`to_dict` output (e.g. ``config.json``).
+
+        Unknown keys such as ``version`` are ignored; the old key ``max_trace_hvps`` is accepted.
+        """
+        names = {f.name for f in dataclasses.fields(cls)} | set(_OLD_KEYS)
+        kwargs = {k: v for k, v in data.items() if k in names}
+        if isinstance(kwargs.get("recipe"), dict):
+            kwargs["recipe"] = Recipe(**kwargs["recipe"])
+        for key in ("methods", "seeds", "multi_seed", "surface_methods", "hessian_methods",
+                    "hessian_regions"):
+            if key in kwargs:
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
 
     @classmethod
     def quick_config(cls, **overrides: Any) -> ReproduceConfig:
@@ -136,18 +156,18 @@ class ReproduceConfig:
             "surface_points_1d": 7,
             "lanczos_iters": 6,
             "trace_rel_se": 0.5,
-            "max_trace_hvps": 20,
+            "trace_max_matvecs": 20,
             "density_probes": 1,
             "density_steps": 6,
             "quick": True,
             "out": "results/reproduce-quick",
         }
-        base.update(overrides)
+        base.update(renamed_keys(overrides))
         return cls(**base)
 
     def replace(self, **changes: Any) -> ReproduceConfig:
         """A copy with ``changes`` applied."""
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **renamed_keys(changes))
 
     @property
     def out_dir(self) -> Path:
@@ -157,6 +177,35 @@ class ReproduceConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description."""
         return dataclasses.asdict(self)
+
+
+#: Old configuration keys and their current names.
+_OLD_KEYS: dict[str, str] = {"max_trace_hvps": "trace_max_matvecs"}
+
+
+def renamed_keys(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with old keys renamed (a ``DeprecationWarning`` each; the old key wins)."""
+    out = dict(kwargs)
+    for old, new in _OLD_KEYS.items():
+        if old in out:
+            warnings.warn(f"{old} is deprecated; use {new}.", DeprecationWarning, stacklevel=3)
+            out[new] = out.pop(old)
+    return out
+
+
+_dataclass_init = ReproduceConfig.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init(self: ReproduceConfig, *args: Any, **kwargs: Any) -> None:
+    _dataclass_init(self, *args, **renamed_keys(kwargs))
+
+
+ReproduceConfig.__init__ = _init  # type: ignore[method-assign]
+# The old name still reads: cfg.max_trace_hvps == cfg.trace_max_matvecs.
+ReproduceConfig.max_trace_hvps = property(  # type: ignore[attr-defined]
+    lambda self: self.trace_max_matvecs, doc="Deprecated name of ``trace_max_matvecs``."
+)
 
 
 def plan_runs(cfg: ReproduceConfig) -> list[RunSpec]:

@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from analyses.plotting import plot_contour, plot_curves
 from analyses.plotting.spectra import plot_density
 from analyses.reproduce.config import METHOD_LABELS
+from bsam.regions import region_arguments
 from landscape import read_surface
 
 __all__ = [
@@ -48,9 +49,11 @@ def _mappable(lo: float, hi: float) -> ScalarMappable:
     return ScalarMappable(Normalize(vmin=lo, vmax=hi), cmap="viridis")
 
 
-def figure1(path_2d: str | Path, *, regions: Sequence[str] = ("all", "few"), label: str = "Vanilla") -> Figure:
+def figure1(path_2d: str | Path, *, region_names: Sequence[str] | None = None, label: str = "Vanilla",
+            regions: Sequence[str] | None = None) -> Figure:
     """The paper's Figure 1: one model's 2D loss surface over all test samples next to the few-shot
     ones, filled contours on one shared colour scale, each panel titled with its MAE at the origin."""
+    _, regions = region_arguments(regions, region_names, default=("all", "few"), where="figure1")
     res = read_surface(path_2d)
     lo, hi = _shared_range([res], regions)
     fig = Figure(figsize=(4.2 * len(regions) + 1.0, 3.9), layout="constrained")
@@ -63,8 +66,10 @@ def figure1(path_2d: str | Path, *, regions: Sequence[str] = ("all", "few"), lab
     return fig
 
 
-def figure1_methods(paths_2d: Mapping[str, str | Path], *, regions: Sequence[str] = ("all", "few")) -> Figure:
+def figure1_methods(paths_2d: Mapping[str, str | Path], *, region_names: Sequence[str] | None = None,
+                    regions: Sequence[str] | None = None) -> Figure:
     """Figure 1 for several methods: rows are methods, columns regions, one colour scale for all."""
+    _, regions = region_arguments(regions, region_names, default=("all", "few"), where="figure1_methods")
     results = {m: read_surface(p) for m, p in paths_2d.items()}
     lo, hi = _shared_range(list(results.values()), regions)
     n_rows, n_cols = len(results), len(regions)
@@ -84,13 +89,15 @@ def figure1_methods(paths_2d: Mapping[str, str | Path], *, regions: Sequence[str
     return fig
 
 
-def curves_by_method(paths_1d: Mapping[str, str | Path], *, regions: Sequence[str] = ("all", "many", "medium", "few")) -> Figure:
+def curves_by_method(paths_1d: Mapping[str, str | Path], *, region_names: Sequence[str] | None = None,
+                     regions: Sequence[str] | None = None) -> Figure:
     """1D surfaces, one panel per method with every region overlaid, on a shared y axis."""
+    _, regions = region_arguments(regions, region_names, default=("all", "many", "medium", "few"), where="curves_by_method")
     results = {m: read_surface(p) for m, p in paths_1d.items()}
     fig = Figure(figsize=(4.3 * len(results), 4.2), layout="constrained")
     axes = fig.subplots(1, len(results), sharey=True, squeeze=False)[0]
     for ax, (method, res) in zip(axes, results.items()):
-        plot_curves(res, regions=[r for r in regions if r in res.loss], ax=ax, title=METHOD_LABELS.get(method, method))
+        plot_curves(res, region_names=[r for r in regions if r in res.loss], ax=ax, title=METHOD_LABELS.get(method, method))
     for ax in axes[1:]:
         ax.set_ylabel("")
     return fig
@@ -100,13 +107,15 @@ def flatness_by_region(
     rows: Sequence[Mapping[str, object]],
     *,
     metrics: Sequence[str] = ("lambda_max", "trace"),
-    regions: Sequence[str] = ("all", "many", "medium", "few"),
+    region_names: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
 ) -> Figure:
     """Bar chart of Hessian metrics per region and method (mean ± std over seeds, test split).
 
     ``rows`` have keys ``method``, ``region`` and ``<metric>`` as ``(mean, std)``; a log axis keeps
     regions of very different curvature readable.
     """
+    _, regions = region_arguments(regions, region_names, where="flatness_by_region")
     methods = list(dict.fromkeys(str(r["method"]) for r in rows))
     fig = Figure(figsize=(4.6 * len(metrics), 3.8), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
@@ -133,16 +142,18 @@ def flatness_by_region(
     return fig
 
 
-def density_by_method(results: Mapping[str, Mapping], *, regions: Sequence[str] | None = None) -> Figure:
+def density_by_method(results: Mapping[str, Mapping], *, region_names: Sequence[str] | None = None,
+                      regions: Sequence[str] | None = None) -> Figure:
     """Spectral densities (SLQ) per region, one panel per method, on a shared eigenvalue axis.
 
     ``results`` maps a method to the output of :func:`analyses.curvature.region_curvature` with
     the density metric.
     """
+    _, regions = region_arguments(regions, region_names, default=None, where="density_by_method")
     fig = Figure(figsize=(4.6 * len(results), 3.8), layout="constrained")
     axes = fig.subplots(1, len(results), sharex=True, sharey=True, squeeze=False)[0]
     for ax, (method, result) in zip(axes, results.items()):
-        plot_density(result, regions=regions, ax=ax, title=METHOD_LABELS.get(method, method))
+        plot_density(result, region_names=regions, ax=ax, title=METHOD_LABELS.get(method, method))
     for ax in axes[1:]:
         ax.set_ylabel("")
     return fig

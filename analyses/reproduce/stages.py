@@ -134,7 +134,7 @@ def surface_stage(
                 log.info("[surface] %s %s grid %s", method, dims, grid)
                 checkpoint_surface(
                     run.checkpoint, out=paths[dims], dims=int(dims[0]), grid=grid,
-                    regions=cfg.hessian_regions, loss="l1", split="test", root=cfg.root,
+                    region_names=cfg.hessian_regions, loss="l1", split="test", root=cfg.root,
                     dir_file=paths["dirs"], seed=0, device=cfg.device, quiet=quiet,
                 )
                 cache.mark_done(name, inputs, [paths[dims]])
@@ -145,7 +145,7 @@ def surface_stage(
 # -- Hessian --------------------------------------------------------------------------------------
 def hessian_path(cfg: ReproduceConfig, run: RunOutput, split: str) -> Path:
     """``<out>/hessian/<run>-<split>-<hash>.json``."""
-    key = stage_key(_hessian_settings(cfg, split, run.spec.seed))[:8]
+    key = stage_key(_hashed(_hessian_settings(cfg, split, run.spec.seed)))[:8]
     return cfg.out_dir / "hessian" / f"{run.out_dir.name}-{split}-{key}.json"
 
 
@@ -156,16 +156,25 @@ def _hessian_settings(cfg: ReproduceConfig, split: str, seed: int) -> dict[str, 
     regions = list(cfg.hessian_regions) if split == "test" and first else ["few"]
     return {
         "split": split,
-        "regions": regions,
+        "region_names": regions,
         "loss": cfg.hessian_loss,
         "curvature": cfg.curvature,
         "lanczos_iters": cfg.lanczos_iters,
         "trace_rel_se": cfg.trace_rel_se,
-        "max_trace_hvps": cfg.max_trace_hvps,
+        "trace_max_matvecs": cfg.trace_max_matvecs,
         "density": cfg.density and split == "test" and first,
         "density_probes": cfg.density_probes,
         "density_steps": cfg.density_steps,
     }
+
+
+#: Settings hashed under the names they had when the stage was written, so that renaming an
+#: argument does not recompute finished Hessian results (their file names and manifests).
+_HASHED_AS: dict[str, str] = {"region_names": "regions", "trace_max_matvecs": "max_trace_hvps"}
+
+
+def _hashed(settings: dict[str, Any]) -> dict[str, Any]:
+    return {_HASHED_AS.get(k, k): v for k, v in settings.items()}
 
 
 def hessian_stage(
@@ -188,10 +197,11 @@ def hessian_stage(
         for split in ("test", "train"):
             path = hessian_path(cfg, run, split)
             settings = _hessian_settings(cfg, split, seed)
-            inputs = {"run": run.out_dir.name, **settings}
+            inputs = {"run": run.out_dir.name, **_hashed(settings)}
             stage = f"hessian/{path.stem}"
             if not cache.is_done(stage, inputs):
-                log.info("[hessian] %s seed %d %s regions %s", name, seed, split, settings["regions"])
+                log.info("[hessian] %s seed %d %s regions %s", name, seed, split,
+                         settings["region_names"])
                 checkpoint_curvature_file(run.checkpoint, out=path, device=cfg.device, quiet=quiet,
                                      root=cfg.root, **settings)
                 cache.mark_done(stage, inputs, [path])

@@ -59,7 +59,7 @@ def test_density_lines_carry_the_data(tmp_path):
 
 
 def test_bars_heights_and_error_bars():
-    fig = plot_curvature_bars(_result(), "trace", regions=["all", "few"])
+    fig = plot_curvature_bars(_result(), "trace", region_names=["all", "few"])
     ax = fig.axes[0]
     heights = [p.get_height() for p in ax.patches]
     assert heights == [5.0, 9.0]
@@ -71,13 +71,19 @@ def test_bars_heights_and_error_bars():
 def test_plot_errors():
     with pytest.raises(ValueError, match="Invalid quantity 'spectrum'"):
         plot_curvature_bars(_result(), "spectrum")
-    with pytest.raises(ValueError, match=r"Invalid regions \['many'\]"):
-        plot_density(_result(), regions=["many"])
+    with pytest.raises(ValueError, match=r"Invalid region_names \['many'\]"):
+        plot_density(_result(), region_names=["many"])
     with pytest.raises(ValueError, match="Invalid result"):
         plot_density({"x": 1})
     with pytest.raises(ValueError, match="no density to draw"):
-        plot_density(_result(), regions=["medium"])
+        plot_density(_result(), region_names=["medium"])
     r = _result()
     del r["regions"]["all"]["trace"]
     with pytest.raises(ValueError, match="region 'all' has no 'trace'"):
         plot_curvature_bars(r, "trace")
+
+
+def test_old_regions_keyword_still_selects_the_names():
+    with pytest.warns(DeprecationWarning, match="plot_curvature_bars.*region_names="):
+        fig = plot_curvature_bars(_result(), "trace", regions=["few", "all"])
+    assert [p.get_height() for p in fig.axes[0].patches] == [9.0, 5.0]

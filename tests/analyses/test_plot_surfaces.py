@@ -64,7 +64,7 @@ def test_panels_share_one_colour_scale(kind):
 
 
 def test_panels_without_shared_scale_have_one_colourbar_each():
-    fig = plot_region_panels(_surface_2d(), regions=["all", "few"], shared_scale=False)
+    fig = plot_region_panels(_surface_2d(), region_names=["all", "few"], shared_scale=False)
     assert len(fig.axes) == 4
 
 
@@ -105,7 +105,7 @@ def test_plot_errors():
     with pytest.raises(ValueError, match="plot_contour needs a 2D surface"):
         plot_contour(s1)
     with pytest.raises(ValueError, match=r"Unknown region\(s\) \['medium'\]"):
-        plot_region_panels(s2, regions=["medium"])
+        plot_region_panels(s2, region_names=["medium"])
     with pytest.raises(ValueError, match="Invalid kind 'wire'"):
         plot_contour(s2, kind="wire")
     with pytest.raises(ValueError, match="Invalid quantity 'acc'"):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from bsam.regions import FEW, MANY, MEDIUM, ShotRegions
+from bsam.regions import ALL_REGIONS, FEW, MANY, MEDIUM, ShotRegions
 
 
 def test_agedb_dir_regions_match_the_label_counts(agedb_counts, agedb_train_labels):
@@ -79,3 +79,32 @@ def test_bad_arguments_are_refused():
         regions.masks(torch.tensor([1.0]), region_names=("rare",))
     with pytest.raises(ValueError, match="key 'counts' missing"):
         ShotRegions.from_dict({"bin_width": 1, "lower": 0, "num_bins": 1, "many": 1, "few": 1})
+
+
+def test_region_arguments_resolve_the_old_spellings_with_a_warning():
+    from bsam.regions import region_arguments
+
+    regions = ShotRegions.fit(torch.arange(30.0) % 3, many=8, few=5)
+    assert region_arguments(regions, None) == (regions, ALL_REGIONS)
+    assert region_arguments(regions, ["few"]) == (regions, ("few",))
+    assert region_arguments(None, None, default=None) == (None, None)
+    with pytest.warns(DeprecationWarning, match=r"f\(regions=\['all', 'few'\]\) is deprecated"):
+        assert region_arguments(["all", "few"], None, where="f") == (None, ("all", "few"))
+    with pytest.warns(DeprecationWarning, match=r"f\(names=...\) is deprecated"):
+        assert region_arguments(regions, None, names=("many",), where="f") == (regions, ("many",))
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="given twice"):
+        region_arguments(["few"], ["all"], where="f")
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="given twice"):
+        region_arguments(regions, ["all"], names=["few"], where="f")
+
+
+def test_masks_partition_the_labels_by_bin_code():
+    labels = torch.tensor([0.2, 0.7, 1.5, 2.5, 2.6, 2.9])
+    regions = ShotRegions.fit(labels, many=2, few=2)  # bins of 1: counts 2, 1, 3
+    masks = regions.masks(labels)
+    assert masks["many"].tolist() == [False, False, False, True, True, True]
+    assert masks["medium"].tolist() == [True, True, False, False, False, False]
+    assert masks["few"].tolist() == [False, False, True, False, False, False]
+    assert masks["all"].all()
+    with pytest.warns(DeprecationWarning):
+        assert regions.masks(labels, names=("few",)).keys() == {"few"}
