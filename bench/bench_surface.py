@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
         assert np.isfinite(total)
 
     # Our engine for one point with all four regions (the inner loop of compute_surface).
+    from bsam._state import preserved
     from bsam.losses import get_loss
     from landscape._data import make_source
-    from landscape._params import preserved
     from landscape.reduce import build_groups
 
     source = make_source((X, Y), batch_size=args.batch, device=torch.device("cpu"))
@@ -201,17 +201,9 @@ def main(argv: list[str] | None = None) -> dict:
     xs = np.linspace(-1, 1, args.grid)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
+        grid = {"xcoords": xs, "ycoords": xs, "directions": dirs, "out": Path(tmp) / "s.h5"}
         landscape.compute_surface(
-            model,
-            (X, Y),
-            regions=regions,
-            xcoords=xs,
-            ycoords=xs,
-            directions=dirs,
-            out=Path(tmp) / "s.h5",
-            batch_size=args.batch,
-            quiet=True,
-            device="cpu",
+            model, (X, Y), regions=regions, batch_size=args.batch, quiet=True, device="cpu", **grid
         )
         wall = time.perf_counter() - start
     med = {k: _median_ms(v) for k, v in times.items()}

@@ -136,6 +136,8 @@ class Batches:
         self._targets: torch.Tensor | None = None
         self._data, self._own_loader = data, False
         tensors = None if isinstance(data, DataLoader) else split_tensors(data)
+        #: Whether the data came as tensors (sliced directly) rather than through a loader.
+        self.from_tensors = tensors is not None
         if tensors is not None:
             self._init_tensors(*tensors)
             self.kind = "tensors" if isinstance(data, (tuple, list)) else type(data).__name__

@@ -25,6 +25,6 @@ def make_source(data: Any, *, batch_size: int, device: torch.device) -> Batches:
     """
     source = Batches(data, batch_size=batch_size, device=device, cache=True)
     source.check_ordered()
-    if source.targets.numel() == 0:
+    if not source.from_tensors and source.targets.numel() == 0:
         raise ValueError("The data is empty: the loader yielded no batch.")
     return source

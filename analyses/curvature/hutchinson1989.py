@@ -21,14 +21,7 @@ from typing import Any
 
 import torch
 
-from analyses.curvature._operator import (
-    _check_positive_int,
-    _check_tol,
-    _Counted,
-    _generator,
-    _random_vector,
-)
-from analyses.curvature._stopping import _sample_until
+from analyses.curvature._stopping import _Probes, _sample_until
 from analyses.curvature.results import TraceResult
 
 __all__ = ["hutchinson_trace"]
@@ -72,29 +65,24 @@ def hutchinson_trace(
     >>> hutchinson_trace(A, rel_se=None, max_matvecs=20).estimate  # exact for a diagonal A
     15.0
     """
-    max_matvecs = _check_positive_int(max_matvecs, "max_matvecs")
-    min_samples = _check_positive_int(min_samples, "min_samples")
-    if min_samples < 2:
+    probes = _Probes(A, rel_se, max_matvecs, min_samples, distribution, seed)
+    if probes.rel_se is not None and probes.max_matvecs < probes.min_samples:
         raise ValueError(
-            f"Invalid min_samples value: {min_samples}; at least 2 probes are needed for a "
-            "standard error."
+            f"Invalid max_matvecs value: {max_matvecs} < min_samples={min_samples}; "
+            "raise max_matvecs or lower min_samples."
         )
-    if rel_se is not None:
-        rel_se = _check_tol(rel_se, "rel_se")
-        if max_matvecs < min_samples:
-            raise ValueError(
-                f"Invalid max_matvecs value: {max_matvecs} < min_samples={min_samples}; "
-                "raise max_matvecs or lower min_samples."
-            )
-    op = _Counted(A)
-    gen = _generator(seed, op.device)
+    op = probes.op
 
     def draw() -> float:
-        g = _random_vector(op.n, distribution, gen, op.dtype, op.device)
+        g = probes.vector()
         return float(g @ op(g))
 
     mean, se, m, reached = _sample_until(
-        draw, offset=0.0, rel_se=rel_se, max_samples=max_matvecs, min_samples=min_samples
+        draw,
+        offset=0.0,
+        rel_se=probes.rel_se,
+        max_samples=probes.max_matvecs,
+        min_samples=probes.min_samples,
     )
     return TraceResult(
         estimate=mean,

@@ -187,6 +187,18 @@ def _result(run, op, ritz, which: str, k: int, tol: float, floor: float, return_
     )
 
 
+def _start(
+    A: Any, k: Any, tol: Any, max_iter: Any, seed: Any, v0: torch.Tensor | None
+) -> tuple[int, float, _Counted, _Lanczos, float]:
+    """Check the arguments and start a run: ``(k, tol, op, run, floor_scale)``."""
+    k, tol, max_iter = _check_common(k, tol, max_iter)
+    op = _Counted(A)
+    if k > op.n:
+        raise ValueError(f"Invalid k value: {k}; k must be <= the dimension {op.n}.")
+    run = _Lanczos(op, max_iter, _generator(seed, op.device), v0)
+    return k, tol, op, run, run.eps ** (2.0 / 3.0)
+
+
 def lanczos_extremes(
     A: Any,
     k: int = 1,
@@ -236,12 +248,7 @@ def lanczos_extremes(
     >>> [round(r[w].eigenvalues.item(), 8) for w in ("LA", "SA", "LM")]
     [2.0, -3.0, -3.0]
     """
-    k, tol, max_iter = _check_common(k, tol, max_iter)
-    op = _Counted(A)
-    if k > op.n:
-        raise ValueError(f"Invalid k value: {k}; k must be <= the dimension {op.n}.")
-    run = _Lanczos(op, max_iter, _generator(seed, op.device), v0)
-    floor_scale = run.eps ** (2.0 / 3.0)
+    k, tol, op, run, floor_scale = _start(A, k, tol, max_iter, seed, v0)
     done = False
     while not done and run.j < run.max_steps:
         run.step()
@@ -299,12 +306,7 @@ def lanczos(
     """
     if which not in WHICH:
         raise ValueError(f"Invalid which {which!r}; choose from {list(WHICH)}.")
-    k, tol, max_iter = _check_common(k, tol, max_iter)
-    op = _Counted(A)
-    if k > op.n:
-        raise ValueError(f"Invalid k value: {k}; k must be <= the dimension {op.n}.")
-    run = _Lanczos(op, max_iter, _generator(seed, op.device), v0)
-    floor_scale = run.eps ** (2.0 / 3.0)
+    k, tol, op, run, floor_scale = _start(A, k, tol, max_iter, seed, v0)
     while run.j < run.max_steps:
         run.step()
         if run.j < k or (k > 1 and run.broke_down):

@@ -25,14 +25,8 @@ from typing import Any
 
 import torch
 
-from analyses.curvature._operator import (
-    _check_positive_int,
-    _check_tol,
-    _Counted,
-    _generator,
-    _random_vector,
-)
-from analyses.curvature._stopping import _sample_until
+from analyses.curvature._operator import _check_positive_int
+from analyses.curvature._stopping import _Probes, _sample_until
 from analyses.curvature.results import TraceResult
 
 __all__ = ["hutchpp_trace"]
@@ -85,17 +79,9 @@ def hutchpp_trace(
     >>> round(hutchpp_trace(A, sketch_size=4).estimate, 8)  # the sketch spans everything: exact
     112.0
     """
-    max_matvecs = _check_positive_int(max_matvecs, "max_matvecs")
-    min_samples = _check_positive_int(min_samples, "min_samples")
-    if min_samples < 2:
-        raise ValueError(
-            f"Invalid min_samples value: {min_samples}; at least 2 probes are needed for a "
-            "standard error."
-        )
-    if rel_se is not None:
-        rel_se = _check_tol(rel_se, "rel_se")
-    op = _Counted(A)
-    gen = _generator(seed, op.device)
+    probes = _Probes(A, rel_se, max_matvecs, min_samples, distribution, seed)
+    op, rel_se, min_samples = probes.op, probes.rel_se, probes.min_samples
+    max_matvecs = probes.max_matvecs
     if basis is None:
         sketch_size = min(_check_positive_int(sketch_size, "sketch_size"), op.n)
         cost = 2 * sketch_size
@@ -105,13 +91,7 @@ def hutchpp_trace(
                 f"needs {cost} products plus min_samples={min_samples} probes. Raise max_matvecs "
                 "or lower sketch_size."
             )
-        S = torch.stack(
-            [
-                _random_vector(op.n, distribution, gen, op.dtype, op.device)
-                for _ in range(sketch_size)
-            ],
-            dim=1,
-        )
+        S = torch.stack([probes.vector() for _ in range(sketch_size)], dim=1)
         AS = torch.stack([op(S[:, j]) for j in range(sketch_size)], dim=1)
         Q = torch.linalg.qr(AS).Q
     else:
@@ -126,7 +106,7 @@ def hutchpp_trace(
         return TraceResult(exact, 0.0, op.count, True, "hutchpp", 0, s)
 
     def draw() -> float:
-        g = _random_vector(op.n, distribution, gen, op.dtype, op.device)
+        g = probes.vector()
         z = g - Q @ (Q.T @ g)
         return float(z @ op(z))
 

@@ -37,7 +37,8 @@ from analyses.curvature.hutchinson1989 import hutchinson_trace
 from analyses.curvature.hvp import CURVATURES, CurvatureOperator, ParamSpec
 from analyses.curvature.lanczos import lanczos_extremes
 from analyses.curvature.meyer2021hutchpp import hutchpp_trace
-from analyses.curvature.save import CSV_COLUMNS, save_curvature
+from analyses.curvature.save import CSV_COLUMNS as CSV_COLUMNS
+from analyses.curvature.save import save_curvature as save_curvature
 from bsam._state import preserved
 from bsam._state import state_hash as model_hash
 from bsam._version import __version__
@@ -45,16 +46,9 @@ from bsam.batches import Batches
 from bsam.progress import progress
 from bsam.regions import ALL_REGIONS, region_arguments
 
-__all__ = [
-    "region_curvature",
-    "checkpoint_curvature",
-    "save_curvature",
-    "model_hash",
-    "METRICS",
-    "TRACE_METHODS",
-    "TABLE8",
-    "CSV_COLUMNS",
-]
+# Defined here; ``save_curvature``, ``CSV_COLUMNS`` (:mod:`analyses.curvature.save`) and
+# ``model_hash`` (:func:`bsam._state.state_hash`) are re-exported for their old import path.
+__all__ = ["region_curvature", "checkpoint_curvature", "METRICS", "TRACE_METHODS", "TABLE8"]
 
 #: Metrics :func:`region_curvature` can compute.
 METRICS: tuple[str, ...] = ("lambda_max", "trace", "density")
