@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from bsam.distributed import StepSync
 from bsam.optim import BSAM, SAM, ImbSAM, StepResult, imbsam_step, plain_step, sam_step
 
 DTYPE = torch.float64
@@ -241,3 +242,71 @@ def test_lr_scheduler_sees_the_update_made_by_sam_step(recwarn):
     sched.step()
     assert not [w for w in recwarn if "lr_scheduler.step()" in str(w.message)]
     assert opt.base_optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+# ----------------------------------------------------------------------------- the sync hook
+class _TwinRanks(StepSync):
+    """Two ranks holding the same shard: every all-reduce sum doubles (records the calls)."""
+
+    distributed = True
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def grads_(self, params):
+        self.calls.append("grads")
+        for p in params:
+            if p.grad is not None:
+                p.grad.mul_(2)
+
+    def sum(self, values):
+        self.calls.append("sum")
+        return [2 * v for v in values]
+
+
+@pytest.mark.parametrize("kind", ["plain", "bsam", "imbsam"])
+def test_a_step_with_the_sync_hook_equals_one_process_on_the_global_batch(kind):
+    model, x, y, w = _linear_problem(seed=5)
+    twin = copy.deepcopy(model)
+    tail = torch.arange(len(y)) % 3 == 0
+    xx, yy, ww, tt = (torch.cat([t, t]) for t in (x, y, w, tail))
+    make = {
+        "plain": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        "bsam": lambda p: BSAM(p, torch.optim.SGD, rho=0.2, lr=0.1, momentum=0.9),
+        "imbsam": lambda p: ImbSAM(p, torch.optim.SGD, rho=0.2, lr=0.1, momentum=0.9),
+    }[kind]
+    opt, twin_opt = make(model.parameters()), make(twin.parameters())
+
+    def run(m, o, inputs, targets, weights, mask, **sync):
+        if kind == "plain":
+            return plain_step(m, o, inputs, targets, "l1", weights=weights, **sync)
+        if kind == "bsam":
+            return sam_step(m, o, inputs, targets, "l1", perturb_weights=weights, **sync)
+        return imbsam_step(m, o, inputs, targets, "l1", tail_mask=mask, weights=weights, **sync)
+
+    for _ in range(3):
+        hook = _TwinRanks()
+        a = run(model, opt, x, y, w, tail, sync=hook, count=2 * len(y))
+        b = run(twin, twin_opt, xx, yy, ww, tt)
+        torch.testing.assert_close(_theta(model), _theta(twin), rtol=0, atol=1e-12)
+        for name in ("loss", "perturbation_loss", "grad_norm", "loss_at_perturbed"):
+            assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-12), name
+    # one gradient all-reduce per backward pass: plain 1, SAM 2, ImbSAM 3 (head, tail, tail')
+    assert hook.calls.count("grads") == {"plain": 1, "bsam": 2, "imbsam": 3}[kind]
+
+
+def test_local_perturbation_skips_only_the_first_all_reduce():
+    model, x, y, w = _linear_problem(seed=6)
+    opt = BSAM(model.parameters(), torch.optim.SGD, rho=0.2, lr=0.1)
+    hook = _TwinRanks()
+    sam_step(model, opt, x, y, "l1", perturb_weights=w, sync=hook, perturb_sync="local")
+    assert hook.calls == ["sum", "grads", "sum"]  # the descent gradient is still all-reduced
+
+
+def test_bad_sync_arguments_raise():
+    model, x, y, _ = _linear_problem()
+    opt = SAM(model.parameters(), torch.optim.SGD, rho=0.1, lr=0.1)
+    with pytest.raises(ValueError, match="Invalid perturb_sync: 'mixed'; choose from"):
+        sam_step(model, opt, x, y, "l1", perturb_sync="mixed")
+    with pytest.raises(ValueError, match=r"Invalid count: 5; .* \(at least this rank's 10\)"):
+        sam_step(model, opt, x, y, "l1", count=5)

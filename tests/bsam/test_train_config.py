@@ -93,3 +93,52 @@ def test_dict_round_trip_and_diff() -> None:
     assert cfg.diff(TrainConfig.from_dict({**cfg.to_dict(), "lr": 1.0})) == {"lr": (cfg.lr, 1.0)}
     with pytest.raises(ValueError, match=r"Invalid config keys \['colour'\]"):
         TrainConfig.from_dict({**cfg.to_dict(), "colour": 1})
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_has_an_update_rule_that_builds_its_optimizer(method: str) -> None:
+    import torch
+
+    from bsam.optim import BSAM, SAM, ImbSAM
+    from bsam.train.methods import UPDATE_RULES, update_rule
+
+    cfg = TrainConfig(method=method, rho=0.3).resolve()
+    rule = update_rule(method)
+    assert rule is UPDATE_RULES[METHODS[method].step]
+    opt = rule.build_optimizer(cfg, torch.nn.Linear(2, 1))
+    expected = {"plain": torch.optim.SGD, "sam": SAM, "bsam": BSAM, "imbsam": ImbSAM}
+    assert type(opt) is expected[METHODS[method].step]
+    if isinstance(opt, SAM):
+        assert opt.param_groups[0]["rho"] == 0.3
+        assert type(opt.base_optimizer) is torch.optim.SGD
+    assert opt.param_groups[0]["lr"] == cfg.lr and opt.param_groups[0]["momentum"] == 0.9
+    with pytest.raises(ValueError, match="Invalid method 'asam'"):
+        update_rule("asam")
+
+
+def test_update_rules_fit_the_method_weights_and_tail() -> None:
+    import torch
+
+    from bsam.regions import FEW, ShotRegions
+    from bsam.train.methods import update_rule
+
+    labels = torch.tensor([0.0] * 30 + [1.0] * 8 + [2.0] * 2)
+    binning = {"bin_width": 1.0, "lower": 0.0, "upper": 2.0}
+    regions = ShotRegions.fit(labels, many=20, few=5, **binning)
+    for method, keys in [
+        ("vanilla", set()),
+        ("sqinv", {"descent_weights"}),
+        ("sam", {"descent_weights"}),
+        ("bsam", {"descent_weights", "perturb_weights"}),
+        ("imbsam", {"descent_weights", "tail"}),
+    ]:
+        cfg = TrainConfig(method=method, weights="inv").resolve()
+        rule = update_rule(method)
+        columns = rule.columns(labels, rule.fit_weights(cfg, labels, binning), regions)
+        assert set(columns) == keys, method
+        if "perturb_weights" in columns:  # inverse counts, mean 1 over the training labels
+            raw = 1.0 / torch.tensor([30.0] * 30 + [8.0] * 8 + [2.0] * 2)
+            torch.testing.assert_close(columns["perturb_weights"], raw / raw.mean())
+        if "tail" in columns:  # the few-shot bin (2 samples < few=5), not a fixed 20
+            assert columns["tail"].tolist() == (regions.of(labels) == FEW).tolist()
+            assert columns["tail"].sum() == 2

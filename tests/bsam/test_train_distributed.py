@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from bsam.checkpoint import load_checkpoint
+from bsam.distributed import shard_batch
 from bsam.models import build_model
 from bsam.train import train
 from bsam.train.distributed import DistContext, shard
@@ -84,3 +85,15 @@ def test_shard_splits_a_batch_contiguously() -> None:
     parts = [shard(batch, DistContext(rank=r, world_size=2)) for r in range(2)]
     assert parts[0].tolist() == list(range(13)) and parts[1].tolist() == list(range(13, 25))
     assert shard(batch, DistContext()) is batch
+    assert shard is shard_batch  # the old name is the one implementation
+
+
+def test_the_ddp_step_wrappers_are_gone_and_the_steps_take_the_hook() -> None:
+    import inspect
+
+    import bsam.train.distributed as module
+    from bsam.optim import imbsam_step, plain_step, sam_step
+
+    assert not any(name.startswith("ddp_") for name in dir(module))
+    for step in (plain_step, sam_step, imbsam_step):
+        assert {"sync", "count"} <= set(inspect.signature(step).parameters)

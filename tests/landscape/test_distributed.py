@@ -7,8 +7,9 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from bsam.distributed import init_process_group, shard_batch, strided_positions
 from landscape import compute_surface, random_directions
-from landscape.distributed import shard, world
+from landscape.distributed import init_from_env, shard, world
 from tests.landscape.conftest import labels, make_convnet
 
 XS = np.linspace(-1, 1, 5)
@@ -43,6 +44,11 @@ def _worker(rank, init_file, out, result_dir):
     try:
         assert world() == (rank, 2)
         assert list(shard(5)) == list(range(rank, 5, 2))
+        assert list(strided_positions(5)) == list(shard(5))
+        ctx = init_process_group(torch.device("cpu"))  # joins the group already there
+        assert (ctx.rank, ctx.world_size, ctx.owns_group) == (rank, 2, False)
+        assert init_from_env(torch.device("cpu")) is True
+        assert shard_batch(torch.arange(5), ctx).tolist() == [[0, 1, 2], [3, 4]][rank]
         res = _job(out)
         np.save(f"{result_dir}/rank{rank}.npy", res.loss["few"])
         # A refused file on rank 0 raises on every rank instead of hanging the others.
