@@ -71,6 +71,8 @@ class UpdateRule:
     """
 
     name = "plain"
+    #: The one-call step of the rule (:mod:`bsam.optim.step`).
+    one_call = staticmethod(plain_step)
 
     def base_optimizer(self, cfg: TrainConfig) -> tuple[type[Optimizer], dict[str, Any]]:
         """The base optimizer class of ``cfg`` and its keyword arguments."""
@@ -117,12 +119,17 @@ class UpdateRule:
         sync: StepSync,
         count: int,
     ) -> StepResult:
-        """One update on ``batch = (x, y)`` with ``rows``: :meth:`columns` of its samples."""
+        """One update on ``batch = (x, y)``; ``rows`` are the :meth:`columns` of its samples,
+        ``sync`` and ``count`` the data-parallel hook and global element count."""
         x, y = batch
-        weights = rows.get("descent_weights")
-        return plain_step(
-            model, optimizer, x, y, cfg.descent_loss, weights=weights, sync=sync, count=count
-        )
+        options = self.options(rows, cfg, sync=sync, count=count)
+        return self.one_call(model, optimizer, x, y, cfg.descent_loss, **options)
+
+    def options(
+        self, rows: Columns, cfg: TrainConfig, *, sync: StepSync, count: int
+    ) -> dict[str, Any]:
+        """Keyword arguments of :attr:`one_call` for a batch (plain: the descent weights)."""
+        return {"weights": rows.get("descent_weights"), "sync": sync, "count": count}
 
 
 def _two_pass_options(cfg: TrainConfig, sync: StepSync, count: int) -> dict[str, Any]:
@@ -131,6 +138,8 @@ def _two_pass_options(cfg: TrainConfig, sync: StepSync, count: int) -> dict[str,
 
 class SAMRule(UpdateRule):
     """SAM / BSAM: ``sam_step``, perturbation weights ``w`` (BSAM) or uniform (SAM)."""
+
+    one_call = staticmethod(sam_step)
 
     def __init__(self, name: str, wrapper: type[SAM]) -> None:
         self.name, self.wrapper = name, wrapper
@@ -141,36 +150,43 @@ class SAMRule(UpdateRule):
         params = model.parameters()
         return self.wrapper(params, base, rho=cfg.rho, adaptive=cfg.adaptive, **kwargs)
 
-    def step(self, model, optimizer, batch, rows, cfg, *, sync, count) -> StepResult:
-        """One :func:`bsam.optim.sam_step` (:meth:`UpdateRule.step`)."""
-        x, y = batch
+    def options(
+        self, rows: Columns, cfg: TrainConfig, *, sync: StepSync, count: int
+    ) -> dict[str, Any]:
+        """:func:`bsam.optim.sam_step` options: perturbation and descent weights, ``bn_mode``,
+        ``perturb_sync``."""
         options = _two_pass_options(cfg, sync, count)
         options["perturb_weights"] = rows.get("perturb_weights")
         options["descent_weights"] = rows.get("descent_weights")
-        return sam_step(model, optimizer, x, y, cfg.descent_loss, **options)
+        return options
 
 
 class ImbSAMRule(UpdateRule):
     """ImbSAM: ``imbsam_step`` with the tail = the few-shot bins (fewer than ``cfg.few``)."""
 
     name = "imbsam"
+    one_call = staticmethod(imbsam_step)
 
     def build_optimizer(self, cfg: TrainConfig, model: nn.Module) -> Optimizer:
         """:class:`ImbSAM` around the base optimizer, with ``cfg.rho``."""
         base, kwargs = self.base_optimizer(cfg)
         return ImbSAM(model.parameters(), base, rho=cfg.rho, **kwargs)
 
-    def columns(self, labels, weights, regions) -> Columns:
+    def columns(
+        self, labels: torch.Tensor, weights: FittedWeights, regions: ShotRegions
+    ) -> Columns:
         """:meth:`UpdateRule.columns` plus the tail flags ``regions.of(labels) == FEW``."""
         return {**super().columns(labels, weights, regions), "tail": regions.of(labels) == FEW}
 
-    def step(self, model, optimizer, batch, rows, cfg, *, sync, count) -> StepResult:
-        """One :func:`bsam.optim.imbsam_step` (:meth:`UpdateRule.step`)."""
-        x, y = batch
+    def options(
+        self, rows: Columns, cfg: TrainConfig, *, sync: StepSync, count: int
+    ) -> dict[str, Any]:
+        """:func:`bsam.optim.imbsam_step` options: tail flags, descent weights, ``bn_mode``,
+        ``perturb_sync``."""
         options = _two_pass_options(cfg, sync, count)
         options["weights"] = rows.get("descent_weights")
         options["tail_mask"] = rows["tail"]
-        return imbsam_step(model, optimizer, x, y, cfg.descent_loss, **options)
+        return options
 
 
 #: The update rule of each ``Method.step``.
