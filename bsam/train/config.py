@@ -79,6 +79,10 @@ class Method:
         Whether the descent weights are LDS-smoothed by default.
     description : str
         One line for ``--help`` and the docs.
+
+    How a ``step`` trains (its optimizer, weights, tail and one-call step) is the
+    :class:`bsam.train.methods.UpdateRule` registered for it in
+    :data:`bsam.train.methods.UPDATE_RULES`.
     """
 
     name: str
