@@ -73,6 +73,10 @@ class UpdateRule:
     name = "plain"
     #: The one-call step of the rule (:mod:`bsam.optim.step`).
     one_call = staticmethod(plain_step)
+    #: Its keyword arguments taken from the batch's rows: argument -> column of :meth:`columns`.
+    row_arguments: dict[str, str] = {"weights": "descent_weights"}
+    #: Whether it has two passes (then ``bn_mode`` and ``perturb_sync`` apply).
+    two_pass = False
 
     def base_optimizer(self, cfg: TrainConfig) -> tuple[type[Optimizer], dict[str, Any]]:
         """The base optimizer class of ``cfg`` and its keyword arguments."""
@@ -128,18 +132,22 @@ class UpdateRule:
     def options(
         self, rows: Columns, cfg: TrainConfig, *, sync: StepSync, count: int
     ) -> dict[str, Any]:
-        """Keyword arguments of :attr:`one_call` for a batch (plain: the descent weights)."""
-        return {"weights": rows.get("descent_weights"), "sync": sync, "count": count}
-
-
-def _two_pass_options(cfg: TrainConfig, sync: StepSync, count: int) -> dict[str, Any]:
-    return {"bn_mode": cfg.bn_mode, "sync": sync, "count": count, "perturb_sync": cfg.perturb_sync}
+        """Keyword arguments of :attr:`one_call` for a batch: ``sync``, ``count``, the
+        :attr:`row_arguments` looked up in ``rows``, and for two-pass rules ``bn_mode`` and
+        ``perturb_sync``."""
+        options: dict[str, Any] = {"sync": sync, "count": count}
+        if self.two_pass:
+            options.update(bn_mode=cfg.bn_mode, perturb_sync=cfg.perturb_sync)
+        options.update({arg: rows.get(column) for arg, column in self.row_arguments.items()})
+        return options
 
 
 class SAMRule(UpdateRule):
     """SAM / BSAM: ``sam_step``, perturbation weights ``w`` (BSAM) or uniform (SAM)."""
 
     one_call = staticmethod(sam_step)
+    row_arguments = {"perturb_weights": "perturb_weights", "descent_weights": "descent_weights"}
+    two_pass = True
 
     def __init__(self, name: str, wrapper: type[SAM]) -> None:
         self.name, self.wrapper = name, wrapper
@@ -150,22 +158,14 @@ class SAMRule(UpdateRule):
         params = model.parameters()
         return self.wrapper(params, base, rho=cfg.rho, adaptive=cfg.adaptive, **kwargs)
 
-    def options(
-        self, rows: Columns, cfg: TrainConfig, *, sync: StepSync, count: int
-    ) -> dict[str, Any]:
-        """:func:`bsam.optim.sam_step` options: perturbation and descent weights, ``bn_mode``,
-        ``perturb_sync``."""
-        options = _two_pass_options(cfg, sync, count)
-        options["perturb_weights"] = rows.get("perturb_weights")
-        options["descent_weights"] = rows.get("descent_weights")
-        return options
-
 
 class ImbSAMRule(UpdateRule):
     """ImbSAM: ``imbsam_step`` with the tail = the few-shot bins (fewer than ``cfg.few``)."""
 
     name = "imbsam"
     one_call = staticmethod(imbsam_step)
+    row_arguments = {"weights": "descent_weights", "tail_mask": "tail"}
+    two_pass = True
 
     def build_optimizer(self, cfg: TrainConfig, model: nn.Module) -> Optimizer:
         """:class:`ImbSAM` around the base optimizer, with ``cfg.rho``."""
@@ -177,16 +177,6 @@ class ImbSAMRule(UpdateRule):
     ) -> Columns:
         """:meth:`UpdateRule.columns` plus the tail flags ``regions.of(labels) == FEW``."""
         return {**super().columns(labels, weights, regions), "tail": regions.of(labels) == FEW}
-
-    def options(
-        self, rows: Columns, cfg: TrainConfig, *, sync: StepSync, count: int
-    ) -> dict[str, Any]:
-        """:func:`bsam.optim.imbsam_step` options: tail flags, descent weights, ``bn_mode``,
-        ``perturb_sync``."""
-        options = _two_pass_options(cfg, sync, count)
-        options["weights"] = rows.get("descent_weights")
-        options["tail_mask"] = rows["tail"]
-        return options
 
 
 #: The update rule of each ``Method.step``.
