@@ -16,7 +16,7 @@ cfg = config()
 result = run(cfg, ("train", "surface", "hessian"))
 
 # %%
-fig = figures.flatness_by_region(flatness_rows(cfg, result.hessian), regions=cfg.hessian_regions)
+fig = figures.flatness_by_region(flatness_rows(cfg, result.hessian), region_names=cfg.hessian_regions)
 print(save_figure(fig, cfg.out_dir / "figures" / "flatness_regions")[0])
 curves = figures.curves_by_method({m: p["1d"] for m, p in result.surfaces.items()})
 print(save_figure(curves, cfg.out_dir / "figures" / "surfaces_1d")[0])

@@ -189,7 +189,19 @@ def normalize(img: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
     return (img - m) / s
 
 
-class RnCTrainTransform:
+class _SizedNormalized:
+    """Holds the output side ``size`` and the normalisation ``mean``/``std`` of a transform."""
+
+    def __init__(
+        self,
+        size: int = 224,
+        mean: Sequence[float] = (0.5, 0.5, 0.5),
+        std: Sequence[float] = (0.5, 0.5, 0.5),
+    ) -> None:
+        self.size, self.mean, self.std = int(size), tuple(mean), tuple(std)
+
+
+class RnCTrainTransform(_SizedNormalized):
     """Train-time augmentation of the DIR age data sets (see the module docstring).
 
     Parameters
@@ -199,14 +211,6 @@ class RnCTrainTransform:
     mean, std : sequence of float
         Per-channel normalisation applied last.
     """
-
-    def __init__(
-        self,
-        size: int = 224,
-        mean: Sequence[float] = (0.5, 0.5, 0.5),
-        std: Sequence[float] = (0.5, 0.5, 0.5),
-    ) -> None:
-        self.size, self.mean, self.std = int(size), tuple(mean), tuple(std)
 
     def __call__(self, img: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augment one ``(3, H, W)`` image in [0, 1] and normalise it."""
@@ -220,17 +224,9 @@ class RnCTrainTransform:
         return normalize(img, self.mean, self.std)
 
 
-class EvalTransform:
+class EvalTransform(_SizedNormalized):
     """Deterministic evaluation transform: shorter side to ``size``, central ``size`` crop,
     normalisation."""
-
-    def __init__(
-        self,
-        size: int = 224,
-        mean: Sequence[float] = (0.5, 0.5, 0.5),
-        std: Sequence[float] = (0.5, 0.5, 0.5),
-    ) -> None:
-        self.size, self.mean, self.std = int(size), tuple(mean), tuple(std)
 
     def __call__(self, img: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Transform one ``(3, H, W)`` image in [0, 1]."""

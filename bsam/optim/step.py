@@ -288,10 +288,8 @@ def imbsam_step(
         or the target's shape.
     weights : torch.Tensor, optional
         Per-element weights with the target's shape (SQINV + ImbSAM).
-    bn_mode : {"first", "second", "both", "none"}, default "first"
-        Which pass updates BatchNorm running statistics (:mod:`bsam.optim.batchnorm`).
-    sync, count, perturb_sync
-        Data-parallel hook, global element count and perturbation sync (module docstring).
+    bn_mode, sync, count, perturb_sync
+        As for :func:`sam_step`.
 
     Returns
     -------

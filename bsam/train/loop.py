@@ -6,7 +6,7 @@ each written atomically after each epoch. Rerunning :func:`train` with the same 
 from ``last.pt`` and ends with the same weights as an uninterrupted run (same device); a finished
 run is not trained again. What a step does is the method's :class:`~bsam.train.methods.UpdateRule`;
 the learning rate follows :mod:`bsam.train.schedule`; the batches come from
-:mod:`bsam.train.batches`.
+:mod:`bsam.train.training_data`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from bsam.distributed import (
 from bsam.optim import StepResult
 from bsam.progress import progress
 from bsam.regions import ShotRegions
-from bsam.train.batches import BatchSource, derived_generator, global_batches, label_binning
-from bsam.train.batches import load_split as _load_split
 from bsam.train.checkpointing import Progress, build_checkpoint
 from bsam.train.config import TrainConfig
 from bsam.train.evaluate import evaluate_model
@@ -55,6 +53,8 @@ from bsam.train.schedule import (
     lr_factor,
     scheduler_state,
 )
+from bsam.train.training_data import BatchSource, derived_generator, global_batches, label_binning
+from bsam.train.training_data import load_split as _load_split
 
 __all__ = [
     "train",

@@ -179,7 +179,7 @@ def test_masks_and_per_bin(conv_data, regions):
         per_bin=True,
         region_names=("few",),
     )
-    assert res.regions == ["all", "few", "odd", "rand"]
+    assert res.region_names == ["all", "few", "odd", "rand"]
     bins = regions.bin_index(Y)
     for i, a in enumerate(XS):
         ref_loss, _ = _reference(model, dirs, a, 0.0, X, Y)
@@ -342,5 +342,5 @@ def test_regions_none_reports_all_and_masks(mlp_data):
     )
     with torch.no_grad():
         err = (model(X).reshape(-1) - Y).abs().double()
-    assert res.regions == ["all", "big"]
+    assert res.region_names == ["all", "big"]
     assert res.loss["big"][0] == pytest.approx(float(err[Y > 10].mean()), rel=1e-6)

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from bsam.batches import split_tensors
 from bsam.distributed import DistContext, shard_batch
 from bsam.train.config import TrainConfig
-from bsam.train.evaluate import split_tensors
 
 __all__ = [
     "Split",
