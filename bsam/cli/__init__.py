@@ -22,8 +22,16 @@ from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 
 from bsam._version import __version__
+from bsam.errors import USER_ERRORS, one_line
 
-__all__ = ["main", "build_parser", "SUBCOMMANDS", "ENTRY_POINT_GROUP", "command_entry_points"]
+__all__ = [
+    "main",
+    "build_parser",
+    "SUBCOMMANDS",
+    "ENTRY_POINT_GROUP",
+    "EXIT_INTERRUPTED",
+    "command_entry_points",
+]
 
 #: The entry-point group that lists every ``bsam`` subcommand.
 ENTRY_POINT_GROUP = "bsam.commands"
@@ -40,8 +48,11 @@ SUBCOMMANDS: tuple[str, ...] = (
     "data",
 )
 
-#: Errors that ``main`` prints as ``bsam <cmd>: error: ...`` with exit status 2.
-_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError)
+#: Errors that ``main`` prints as ``bsam <cmd>: error: ...`` with exit status 2
+#: (:data:`bsam.errors.USER_ERRORS`; kept under its old private name).
+_USER_ERRORS = USER_ERRORS
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 
 def command_entry_points() -> list[EntryPoint]:
@@ -127,8 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The subcommand's exit status; 0 with no subcommand (after printing the help); 2 when
-        the subcommand raised ``ValueError``, ``FileNotFoundError`` or ``FileExistsError``,
-        printed as one line ``bsam <cmd>: error: <message>`` on stderr.
+        the subcommand raised one of :data:`bsam.errors.USER_ERRORS` (a
+        :class:`bsam.errors.UserError`, ``ValueError``, a missing, existing or unwritable
+        file), printed as one line ``bsam <cmd>: error: <message>`` on stderr; 130 on Ctrl-C
+        (``bsam <cmd>: interrupted; rerun the same command to resume``). Any other exception
+        is a bug and propagates with its traceback.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -137,8 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(
+            f"bsam {args.command}: interrupted; rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     except _USER_ERRORS as err:
-        print(f"bsam {args.command}: error: {err}", file=sys.stderr)
+        print(f"bsam {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,12 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
 def build_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the registered model ``name`` with keyword arguments ``kwargs``.
 
+    Raises
+    ------
+    ValueError
+        When ``name`` is not registered, or ``kwargs`` holds a key the builder does not
+        accept (the message lists the accepted keys).
+
     Examples
     --------
     >>> build_model("resnet8")(__import__("torch").zeros(2, 3, 32, 32)).shape
@@ -42,4 +49,24 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     """
     if name not in MODELS:
         raise ValueError(f"Unknown model {name!r}; choose from {sorted(MODELS)}.")
-    return MODELS[name](**kwargs)
+    builder = MODELS[name]
+    accepted = _keyword_names(builder)
+    unknown = sorted(set(kwargs) - accepted) if accepted is not None else []
+    if unknown:
+        raise ValueError(
+            f"Unknown option(s) {unknown} for model {name!r} (--model-kwargs); accepted keys: "
+            f"{sorted(accepted or ())}"
+        )
+    return builder(**kwargs)
+
+
+def _keyword_names(builder: Callable[..., nn.Module]) -> set[str] | None:
+    """The keyword arguments ``builder`` accepts, or ``None`` when it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: let it check its own arguments
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for p in params if p.kind in kinds}

@@ -21,7 +21,7 @@ from bsam.regions import ShotRegions
 from bsam.train.config import TrainConfig
 from bsam.train.methods import FittedWeights
 
-__all__ = ["Progress", "model_state", "to_cpu", "build_checkpoint"]
+__all__ = ["Progress", "model_state", "nonfinite_entries", "to_cpu", "build_checkpoint"]
 
 
 @dataclass
@@ -53,6 +53,20 @@ class Progress:
 def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """``model.state_dict()`` detached and copied to the CPU."""
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def nonfinite_entries(model: nn.Module) -> list[str]:
+    """Names of the floating-point parameters and buffers of ``model`` holding NaN or inf.
+
+    A checkpoint is written only when this is empty: a diverged run can keep finite weights
+    and a finite batch loss while a BatchNorm ``running_var`` has overflowed, and such a
+    checkpoint evaluates to nonsense.
+    """
+    return [
+        name
+        for name, value in model.state_dict().items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
 
 
 def to_cpu(state: Any) -> Any:

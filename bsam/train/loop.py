@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from bsam._io import read_json, write_json
-from bsam.checkpoint import load_checkpoint, save_checkpoint
+from bsam.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from bsam.device import resolve_device
 from bsam.distributed import (
     LOCAL_SYNC,
@@ -34,7 +34,7 @@ from bsam.distributed import (
 from bsam.optim import StepResult
 from bsam.progress import progress
 from bsam.regions import ShotRegions
-from bsam.train.checkpointing import Progress, build_checkpoint
+from bsam.train.checkpointing import Progress, build_checkpoint, nonfinite_entries
 from bsam.train.config import TrainConfig
 from bsam.train.evaluate import evaluate_model
 from bsam.train.log import LOG_COLUMNS, epoch_row, write_log
@@ -203,7 +203,9 @@ class _Trainer:
                 f"The training data differ from those of {self.paths.last} (other shot "
                 "regions); use a new --out folder"
             )
-        self.model.load_state_dict(ckpt["model_state"])
+        requested = f"{self.cfg.model} {self.cfg.model_kwargs}"
+        load_weights(self.model, ckpt["model_state"], source=self.paths.last,
+                     stored=ckpt.get("model"), requested=requested)
         self.optimizer.load_state_dict(ckpt["optimizer_state"])
         self.progress = Progress.from_dict(ckpt["train_state"])
         load_scheduler_state(self.scheduler, ckpt["scheduler_state"], self.progress.step)
@@ -229,6 +231,11 @@ class _Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(epoch, state.step, result)
         average_buffers(self.model, ctx)
+        bad = nonfinite_entries(self.model)  # same on every rank (synced weights and buffers)
+        if bad:  # never write a checkpoint that cannot be evaluated; the old files stay
+            shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+            what = f"Non-finite weights or buffers ({shown}) after epoch {epoch}, batch"
+            raise self._nonfinite(epoch, len(batches) - 1, math.nan, "", what=what)
         row: dict[str, float] = {}
         if ctx.is_main:
             eval_started = time.perf_counter()
@@ -276,16 +283,18 @@ class _Trainer:
         self.scheduler.step()
         return result
 
-    def _nonfinite(self, epoch: int, batch: int, value: float, detail: str) -> NonFiniteLossError:
-        step = self.progress.step + 1
+    def _nonfinite(
+        self, epoch: int, batch: int, value: float, detail: str, *, what: str = ""
+    ) -> NonFiniteLossError:
+        step = self.progress.step + (0 if what else 1)
         kept = (
             f"the last good checkpoint is {self.paths.last} (epoch {epoch - 1})"
             if epoch > 1
             else "no checkpoint was written"
         )
+        what = what or f"Non-finite training loss ({value}) at epoch {epoch}, step {step}, batch"
         message = (
-            f"Non-finite training loss ({value}) at epoch {epoch}, step {step}, batch "
-            f"{batch} of {self.batches_per_epoch}; the run stopped and {kept}. Lower the "
+            f"{what} {batch} of {self.batches_per_epoch}; the run stopped and {kept}. Lower the "
             f"learning rate (lr={self.cfg.lr}) or rho, or check the data for NaN/inf"
             + (f" ({detail})" if detail else "")
         )

@@ -8,14 +8,16 @@ from typing import Any
 
 from torch import nn
 
+from bsam.errors import UserError
 from bsam.optim import StepResult
 from bsam.train.config import TrainConfig
 
 __all__ = ["TrainResult", "TrainCallback", "NonFiniteLossError"]
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss (or its gradient) became NaN/inf; the run stopped without saving.
+class NonFiniteLossError(UserError, RuntimeError):
+    """The training loss, or a weight or buffer to be saved, became NaN/inf; the run stopped
+    without saving (the last good ``last.pt``/``best.pt`` keep their bytes).
 
     Attributes
     ----------

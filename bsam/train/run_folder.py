@@ -13,10 +13,12 @@ Every file is written atomically after each epoch.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from bsam._io import read_json
+from bsam.errors import UserError
 from bsam.train.config import TrainConfig
 
 __all__ = ["ConfigMismatchError", "RunPaths", "RUN_FILES", "check_run_folder", "METRICS_FORMAT"]
@@ -25,7 +27,7 @@ __all__ = ["ConfigMismatchError", "RunPaths", "RUN_FILES", "check_run_folder", "
 METRICS_FORMAT = "bsam-metrics/1"
 
 
-class ConfigMismatchError(ValueError):
+class ConfigMismatchError(UserError, ValueError):
     """The run folder holds a run with another configuration."""
 
 
@@ -60,8 +62,22 @@ def check_run_folder(out_dir: Path, cfg: TrainConfig) -> None:
     """Raise :class:`ConfigMismatchError` unless ``out_dir`` is new or holds run ``cfg``.
 
     Only the runtime fields (:data:`bsam.train.config.RUNTIME_FIELDS`) may differ; the message
-    lists every other differing field with both values.
+    lists every other differing field with both values. A folder whose ``config.json`` differs
+    but that holds no checkpoint (a run that stopped before its first epoch ended) is accepted
+    with a warning: the new run replaces its ``config.json`` and nothing trained is lost.
+
+    Raises
+    ------
+    NotADirectoryError
+        When ``out_dir`` is an existing file.
+    ConfigMismatchError
+        When the folder holds a checkpoint of another configuration.
     """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(
+            f"Run folder {out_dir} is an existing file; give --out a folder path (it is created)"
+        )
     paths = RunPaths.of(out_dir)
     if not paths.config.is_file():
         if paths.last.exists():
@@ -70,11 +86,21 @@ def check_run_folder(out_dir: Path, cfg: TrainConfig) -> None:
                 "checked against the requested configuration; use a new --out folder"
             )
         return
+    trained = paths.last.exists() or paths.best.exists()
     try:
-        stored = TrainConfig.from_dict(read_json(paths.config))
+        diff = TrainConfig.from_dict(read_json(paths.config)).diff(cfg)
     except (TypeError, ValueError) as err:
-        raise ConfigMismatchError(f"Unreadable config {paths.config}: {err}") from err
-    diff = stored.diff(cfg)
+        if trained:
+            raise ConfigMismatchError(f"Unreadable config {paths.config}: {err}") from err
+        diff = {"config.json": ("unreadable", str(err))}
+    if diff and not trained:
+        warnings.warn(
+            f"Run folder {out_dir} holds a config.json of another configuration but no "
+            "checkpoint (that run stopped before its first epoch ended); it is replaced",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
     if diff:
         listed = ", ".join(
             f"{k}: {a!r} in the folder vs {b!r} requested" for k, (a, b) in diff.items()
