@@ -7,7 +7,8 @@ comparison with it, Lanczos (:mod:`analyses.curvature.lanczos`) being faster and
 
 Unlike PyHessian, which stops when :math:`\theta` changes by less than a relative ``tol`` between
 steps (and so stops early when the top two eigenvalues are close), iteration stops on the
-residual of the current pair, computed from the product already taken:
+residual of the current pair, computed from the product already taken (in the operator's dtype,
+plus a rounding allowance :math:`\sqrt n\,\varepsilon\,\|Av\|`):
 
 .. math::
 
@@ -20,6 +21,7 @@ orthogonal to the :math:`u_j` found before.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -86,6 +88,7 @@ def power_iteration(
     vectors: list[torch.Tensor] = []
     all_converged = True
     steps = 0
+    allowance = math.sqrt(op.n) * torch.finfo(op.dtype).eps  # times |theta|: rounding of A v
 
     def deflate(x: torch.Tensor) -> torch.Tensor:
         for u in vectors:
@@ -101,7 +104,7 @@ def power_iteration(
             for lam, u in zip(values, vectors):
                 w = w - lam * (u @ v) * u
             theta = float(v @ w)
-            res = float((w - theta * v).norm())
+            res = float((w - theta * v).norm()) + allowance * float(w.norm())
             steps += 1
             scale = max(abs(theta), floor_scale * max([abs(theta)] + [abs(x) for x in values]))
             if res <= tol * scale:
@@ -113,7 +116,8 @@ def power_iteration(
                 break
             v = deflate(w / nrm)
             v = v / v.norm()
-        all_converged &= converged
+        # converged iff the relative residual meets tol (a noise-level stop does not count)
+        all_converged &= converged and res <= tol * abs(theta)
         values.append(theta)
         residuals.append(res)
         vectors.append(v)

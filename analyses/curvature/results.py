@@ -20,12 +20,13 @@ class EigenResult:
         The ``k`` estimates :math:`\theta_i`, ordered as asked (``"LA"``: descending, ``"SA"``:
         ascending, ``"LM"``: descending magnitude).
     residuals:
-        :math:`\|A u_i - \theta_i u_i\|_2` for the unit Ritz vectors :math:`u_i`. Some eigenvalue of
+        Certified :math:`\|A u_i - \theta_i u_i\|_2` for the unit Ritz vectors :math:`u_i`,
+        recomputed with one product of the operator each (see ``certificate``). Some eigenvalue of
         :math:`A` lies within this distance of :math:`\theta_i` (and within
         :math:`\|r\|^2/\text{gap}` when the gap to the rest of the spectrum is known).
     converged:
-        Whether every residual met the stopping rule
-        :math:`\|r_i\| \le \text{tol}\,|\theta_i|`.
+        True iff every certified relative residual is at most ``tol``:
+        :math:`\|r_i\| \le \text{tol}\,|\theta_i|` (never on a noise-level floor).
     num_matvecs:
         Matrix-vector (Hessian-vector) products used.
     iterations:
@@ -34,6 +35,10 @@ class EigenResult:
         ``"LA"`` largest algebraic, ``"SA"`` smallest algebraic, ``"LM"`` largest magnitude.
     eigenvectors:
         ``(n, k)`` unit Ritz vectors when asked for, else ``None``.
+    tol:
+        The relative residual tolerance behind ``converged`` (``None`` if not recorded).
+    certificate:
+        How ``residuals`` were obtained (e.g. the explicit product, its dtype and allowance).
     """
 
     eigenvalues: torch.Tensor
@@ -43,6 +48,8 @@ class EigenResult:
     iterations: int
     which: str
     eigenvectors: torch.Tensor | None = None
+    tol: float | None = None
+    certificate: str = ""
 
     @property
     def relative_residuals(self) -> torch.Tensor:
@@ -59,6 +66,8 @@ class EigenResult:
             "num_matvecs": int(self.num_matvecs),
             "iterations": int(self.iterations),
             "which": self.which,
+            "tol": self.tol,
+            "certificate": self.certificate,
         }
 
 

@@ -40,7 +40,32 @@ def test_lanczos_known_spectrum(which):
     true_res = (A @ U - U * r.eigenvalues).norm(dim=0)
     assert torch.allclose(r.residuals, true_res, rtol=1e-4, atol=1e-12)
     assert (r.residuals <= 1e-9 * r.eigenvalues.abs()).all()
-    assert r.num_matvecs == r.iterations < A.shape[0]
+    # one certifying product per reported pair (and per failed certification)
+    extra = r.num_matvecs - r.iterations
+    assert extra >= 3 and extra % 3 == 0 and r.num_matvecs < A.shape[0]
+
+
+def _gram32(seed: int, n: int = 300, rank: int = 40) -> torch.Tensor:
+    """A float32 Gauss-Newton-like matrix J^T J / M: rank-deficient, eigenvalues 0 and a decaying top."""
+    g = torch.Generator().manual_seed(seed)
+    J = torch.randn(rank, n, generator=g, dtype=torch.float64) * torch.logspace(0, -3, rank)[:, None]
+    return (J.T @ J / rank).float()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_certified_residual_bounds_the_true_one_in_float32(seed):
+    A = _gram32(seed)
+    A64 = A.double()  # the dense reference: the same matrix, its products in float64
+    out = lanczos_extremes(A, k=2, tol=1e-3, max_iter=120, seed=seed, return_vectors=True)
+    for which, r in out.items():
+        U, theta = r.eigenvectors.double(), r.eigenvalues.double()
+        true = (A64 @ U - U * theta).norm(dim=0)
+        assert (r.residuals.double() >= true).all(), (which, r.residuals, true)
+        # converged iff every certified relative residual <= tol
+        assert r.converged == bool((r.relative_residuals <= 1e-3).all())
+        assert r.to_dict()["certificate"].startswith("explicit ||A u - theta u|| in float32")
+    # lambda_min of this PSD matrix is 0: its relative residual is huge, and it says so
+    assert not out["SA"].converged and out["LA"].converged
 
 
 def test_lanczos_residual_rule_controls_work_and_bounds_error():
@@ -72,7 +97,8 @@ def test_lanczos_degenerate_and_zero_operators():
     assert z.converged and torch.equal(z.eigenvalues, torch.zeros(2, dtype=torch.float64))
     # max_iter caps the work and the result says it did not converge
     capped = lanczos(_matrix(_spectrum()), tol=1e-12, max_iter=3)
-    assert not capped.converged and capped.num_matvecs == 3
+    # (plus the one product that certifies the reported pair's residual)
+    assert not capped.converged and capped.iterations == 3 and capped.num_matvecs == 4
 
 
 @pytest.mark.parametrize("loss", ["mse", "l1"])
