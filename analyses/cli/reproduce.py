@@ -7,18 +7,27 @@ import json
 import logging
 import sys
 
+from bsam.cli.options import csv_list
+
 __all__ = ["register", "run"]
 
 
 def _csv(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
+    """Non-empty items of a comma-separated flag value; none at all is a usage error."""
+    return csv_list(text)
 
 
 def _ints(text: str) -> tuple[int, ...]:
+    """Seeds of ``--seeds``: at least one whole number >= 0, none twice."""
     try:
-        return tuple(int(t) for t in _csv(text))
-    except ValueError:
+        seeds = tuple(int(t) for t in csv_list(text))
+    except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"invalid seed list {text!r}; use e.g. 0,1,2") from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(
+            f"invalid seed list {text!r}: seeds must be distinct and >= 0; use e.g. 0,1,2"
+        )
+    return seeds
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
         overrides["model"] = args.model
     elif args.data in ("agedb-dir", "imdb-wiki-dir"):
         overrides["model"] = "resnet18"
-    if args.seeds:
+    if args.seeds is not None:
         overrides["seeds"] = args.seeds
-    if args.methods:
+    if args.methods is not None:
         overrides["methods"] = args.methods
     if "rho" in args.ablation:
         overrides["ablation_rho"] = True

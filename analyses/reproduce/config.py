@@ -125,6 +125,19 @@ class ReproduceConfig:
     few: int = 20
     quick: bool = False
 
+    def __post_init__(self) -> None:
+        _check_names("seeds", self.seeds, "e.g. --seeds 0,1,2")
+        if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise ValueError(f"Invalid seeds {list(self.seeds)}; every seed must be an int >= 0.")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"Invalid seeds {list(self.seeds)}; a seed is listed twice.")
+        _check_names("methods", self.methods, "e.g. --methods vanilla,sqinv,bsam")
+        from bsam.train.config import METHODS
+
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)}.")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReproduceConfig:
         """Rebuild a configuration from :meth:`to_dict` output (e.g. ``config.json``).
@@ -191,6 +204,12 @@ def renamed_keys(kwargs: dict[str, Any]) -> dict[str, Any]:
             warnings.warn(f"{old} is deprecated; use {new}.", DeprecationWarning, stacklevel=3)
             out[new] = out.pop(old)
     return out
+
+
+def _check_names(name: str, values: Any, example: str) -> None:
+    """Refuse an empty ``seeds``/``methods`` list (it would silently train nothing)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (tuple, list)) or not values:
+        raise ValueError(f"Invalid {name} {values!r}; give at least one ({example}).")
 
 
 _dataclass_init = ReproduceConfig.__init__

@@ -18,6 +18,7 @@ from typing import Any
 from analyses.reproduce import results as res
 from analyses.reproduce.config import ReproduceConfig
 from analyses.reproduce.hessian_tables import few_shot_means
+from analyses.reproduce.lock import output_lock
 from analyses.reproduce.report import claims_from_results, write_report
 from analyses.reproduce.stages import RunOutput, hessian_stage, surface_stage, train_stage
 from bsam._io import write_json
@@ -51,12 +52,27 @@ class ReproduceResult:
 def reproduce(
     cfg: ReproduceConfig, *, quiet: bool = False, stages: tuple[str, ...] = STAGES
 ) -> ReproduceResult:
-    """Run the reproduction described by ``cfg`` into ``cfg.out`` (resuming what is there)."""
+    """Run the reproduction described by ``cfg`` into ``cfg.out`` (resuming what is there).
+
+    The output folder is locked for the whole run (:func:`~analyses.reproduce.lock.output_lock`),
+    so a second reproduction into the same folder stops at once instead of doing the work twice.
+
+    Raises
+    ------
+    bsam.errors.OutputLockedError
+        When another process is reproducing into ``cfg.out``.
+    NotADirectoryError
+        When ``cfg.out`` is an existing file.
+    """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"Unknown stage(s) {unknown}; choose from {list(STAGES)}.")
+    with output_lock(cfg.out_dir):
+        return _reproduce(cfg, quiet=quiet, stages=stages)
+
+
+def _reproduce(cfg: ReproduceConfig, *, quiet: bool, stages: tuple[str, ...]) -> ReproduceResult:
     out = cfg.out_dir
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {"version": __version__, **cfg.to_dict()})
     result = ReproduceResult(cfg)
     clock = time.perf_counter

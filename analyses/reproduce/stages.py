@@ -3,7 +3,10 @@
 Every stage reads what the stage before wrote. A run folder or result file is named after the hash
 of everything that determines it, so a changed input gives a new file instead of reusing a stale
 one, and an unchanged one is skipped (training runs resume or no-op, surfaces resume point by
-point, Hessian results are recorded in the :class:`~analyses.reproduce.cache.StageCache`).
+point, Hessian results are recorded in the :class:`~analyses.reproduce.cache.StageCache`). The
+surface and Hessian stages are keyed on the *content* of the checkpoint they read
+(:func:`bsam.checkpoint.file_hash` of ``best.pt``), not on its folder's name: a replaced
+``best.pt`` recomputes them, an unchanged one recomputes nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from analyses.reproduce.cache import StageCache, stage_key
 from analyses.reproduce.config import ReproduceConfig, RunSpec, plan_runs
+from bsam.checkpoint import file_hash
 from bsam.train import TrainConfig, TrainResult, train
 
 __all__ = [
@@ -44,6 +48,12 @@ class RunOutput:
     def checkpoint(self) -> Path:
         """The best-by-validation checkpoint, used by every later stage."""
         return self.out_dir / "best.pt"
+
+    @property
+    def checkpoint_hash(self) -> str:
+        """Content hash of :attr:`checkpoint` (:func:`bsam.checkpoint.file_hash`): the key of
+        every stage that reads it."""
+        return file_hash(self.checkpoint)
 
     def test_metric(self, region: str, metric: str = "mae") -> float:
         """Test metric of the best checkpoint."""
@@ -98,9 +108,14 @@ def train_stage(cfg: ReproduceConfig, *, quiet: bool = False) -> dict[tuple[str,
 
 # -- surfaces -------------------------------------------------------------------------------------
 def surface_paths(cfg: ReproduceConfig, run: RunOutput) -> dict[str, Path]:
-    """Files of a run's surfaces: ``{"dirs", "1d", "2d"}`` under ``<out>/surfaces``."""
+    """Files of a run's surfaces: ``{"dirs", "1d", "2d"}`` under ``<out>/surfaces``.
+
+    The name hashes the grid, the regions and the content of the run's ``best.pt``, so a new
+    checkpoint gets new directions (normalized to its own weights) and new surface files.
+    """
     key = stage_key({"run": run.out_dir.name, "span": cfg.surface_span, "n1": cfg.surface_points_1d,
-                     "n2": cfg.surface_points_2d, "regions": cfg.hessian_regions})[:8]
+                     "n2": cfg.surface_points_2d, "regions": cfg.hessian_regions,
+                     "checkpoint": run.checkpoint_hash})[:8]
     base = cfg.out_dir / "surfaces" / f"{run.out_dir.name}-{key}"
     return {"dirs": base.with_name(base.name + ".dirs.h5"),
             "1d": base.with_name(base.name + "-1d.h5"),
@@ -129,7 +144,8 @@ def surface_stage(
         for dims, n in (("2d", cfg.surface_points_2d), ("1d", cfg.surface_points_1d)):
             grid = f"{-span}:{span}:{n}" if dims == "1d" else f"{-span}:{span}:{n},{-span}:{span}:{n}"
             name = f"surface/{paths[dims].stem}"
-            inputs = {"run": run.out_dir.name, "grid": grid, "dirs": paths["dirs"].name}
+            inputs = {"run": run.out_dir.name, "grid": grid, "dirs": paths["dirs"].name,
+                      "checkpoint": run.checkpoint_hash}
             if not cache.is_done(name, inputs):
                 log.info("[surface] %s %s grid %s", method, dims, grid)
                 checkpoint_surface(
@@ -197,7 +213,8 @@ def hessian_stage(
         for split in ("test", "train"):
             path = hessian_path(cfg, run, split)
             settings = _hessian_settings(cfg, split, seed)
-            inputs = {"run": run.out_dir.name, **_hashed(settings)}
+            inputs = {"run": run.out_dir.name, "checkpoint": run.checkpoint_hash,
+                      **_hashed(settings)}
             stage = f"hessian/{path.stem}"
             if not cache.is_done(stage, inputs):
                 log.info("[hessian] %s seed %d %s regions %s", name, seed, split,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +50,27 @@ def save_arrays(path: str | os.PathLike, key: str, arrays: dict[str, np.ndarray]
 
 def load_arrays(path: str | os.PathLike, key: str) -> dict[str, np.ndarray] | None:
     """Load the arrays saved by :func:`save_arrays`, or ``None`` when the file is missing,
-    unreadable, or was made with a different ``key``."""
+    unreadable (truncated, corrupt), or was made with a different ``key``.
+
+    An existing file that cannot be used gives a ``UserWarning`` naming it, so the caller's
+    regeneration (which replaces it atomically) is never silent.
+    """
     path = Path(path)
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
             if "__key__" not in data.files or str(data["__key__"]) != key:
-                return None
-            return {name: data[name] for name in data.files if name != "__key__"}
-    except (OSError, ValueError, EOFError):
-        return None
+                reason = "it was made with other settings"
+                arrays = None
+            else:
+                arrays = {name: data[name] for name in data.files if name != "__key__"}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        reason, arrays = f"it is truncated or corrupt ({type(err).__name__}: {err})", None
+    if arrays is None:
+        warnings.warn(
+            f"Ignoring the data cache file {path}: {reason}; it is regenerated",
+            UserWarning,
+            stacklevel=2,
+        )
+    return arrays

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from bsam.data.base import RegressionDataset
+from bsam.data.checks import positive_int, triple
 from bsam.data.transforms import EvalTransform, RnCTrainTransform, load_image
 
 __all__ = ["AgeDIRDataset", "read_dir_csv", "DIR_AGE_LAYOUTS"]
@@ -128,6 +129,9 @@ class AgeDIRDataset(RegressionDataset):
         if split not in _SPLITS:
             raise ValueError(f"Invalid split {split!r}; use 'train', 'val' or 'test'.")
         default_csv, self.label_range = DIR_AGE_LAYOUTS[name]
+        img_size = positive_int(name, "img_size", img_size, minimum=8)
+        mean = triple(name, "mean", mean, positive=False)
+        std = triple(name, "std", std, positive=True)
         self.root = Path(root).expanduser()
         self.csv_path = self.root / (csv_name or default_csv)
         self.name, self.split, self.train = name, split, bool(train)

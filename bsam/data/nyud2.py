@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from bsam.data.base import RegressionDataset
+from bsam.data.checks import positive_int
 from bsam.data.transforms import (
     center_crop,
     color_jitter,
@@ -36,6 +37,7 @@ from bsam.data.transforms import (
     resize,
     resize_shorter,
 )
+from bsam.errors import DataError
 
 __all__ = ["NYUD2Dataset", "depth_to_metres"]
 
@@ -48,12 +50,25 @@ def depth_to_metres(path: str | os.PathLike) -> torch.Tensor:
 
     8-bit maps (the DIR training set) hold ``round(d / 10 * 255)``: ``d = value / 255 * 10``;
     16-bit maps (the DIR test set) hold millimetres: ``d = value / 1000``.
+
+    Raises
+    ------
+    bsam.errors.DataError
+        When the file cannot be decoded; :class:`NYUD2Dataset` also refuses depths outside
+        0..10 m, naming the file.
     """
     from PIL import Image
 
-    with Image.open(path) as img:
-        mode = img.mode
-        arr = np.asarray(img)
+    from bsam.data.transforms import _unreadable_image
+
+    try:
+        with Image.open(path) as img:
+            mode = img.mode
+            arr = np.asarray(img)
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError) as err:
+        raise _unreadable_image(path, err) from err
     if arr.ndim == 3:
         arr = arr[..., 0]
     if arr.dtype == np.uint8 or mode in ("L", "P"):
@@ -134,6 +149,12 @@ class NYUD2Dataset(RegressionDataset):
             raise ValueError(f"{self.csv_path}: no rows.")
         default = (114, 152) if split == "train" else (228, 304)
         self.depth_size = tuple(depth_size) if depth_size is not None else default
+        if len(self.depth_size) != 2:
+            raise ValueError(
+                f"Invalid depth_size={depth_size!r} for nyud2-dir; give (height, width)."
+            )
+        for side in self.depth_size:
+            positive_int("nyud2-dir", "depth_size", side)
         self._targets: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -143,6 +164,13 @@ class NYUD2Dataset(RegressionDataset):
         img_path, dep_path = self.pairs[index]
         img = resize_shorter(load_image(img_path), 240)
         depth = depth_to_metres(dep_path)[None]
+        low, high = self.label_range
+        if depth.numel() and not (low <= float(depth.min()) and float(depth.max()) <= high):
+            raise DataError(
+                f"Depth map {dep_path} holds depths {float(depth.min()):g}..{float(depth.max()):g}"
+                f" m, outside NYUD2-DIR's {low:g}..{high:g} m; check its encoding (8-bit: value"
+                " / 255 * 10 m, 16-bit: millimetres) or remove its row"
+            )
         depth = resize(depth, tuple(img.shape[-2:]), mode="nearest")
         img = center_crop(img, (228, 304))
         depth = center_crop(depth, (228, 304))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bsam.data.base import RegressionDataset
+from bsam.data.checks import check_options
 
 __all__ = ["DATASETS", "register_dataset", "get_dataset"]
 
@@ -97,6 +98,7 @@ def _agedb_dir(split, *, root=None, train=False, seed=0, cache_dir=None, **kwarg
 
     if root is None:
         raise ValueError("Data set 'agedb-dir' needs root=<folder with agedb.csv and AgeDB/>.")
+    check_options("agedb-dir", AgeDIRDataset.__init__, kwargs)
     return AgeDIRDataset(root, split, name="agedb-dir", train=train, **kwargs)
 
 
@@ -106,6 +108,7 @@ def _imdb_wiki_dir(split, *, root=None, train=False, seed=0, cache_dir=None, **k
 
     if root is None:
         raise ValueError("Data set 'imdb-wiki-dir' needs root=<folder with imdb_wiki.csv>.")
+    check_options("imdb-wiki-dir", AgeDIRDataset.__init__, kwargs)
     return AgeDIRDataset(root, split, name="imdb-wiki-dir", train=train, **kwargs)
 
 
@@ -115,4 +118,5 @@ def _nyud2_dir(split, *, root=None, train=False, seed=0, cache_dir=None, **kwarg
 
     if root is None:
         raise ValueError("Data set 'nyud2-dir' needs root=<folder with nyu2_train.csv>.")
+    check_options("nyud2-dir", NYUD2Dataset.__init__, kwargs)
     return NYUD2Dataset(root, split, train=train, **kwargs)

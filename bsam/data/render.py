@@ -66,6 +66,20 @@ class RenderParams:
     clutter: float = 1.0
     grey_prob: float = 0.2
 
+    def __post_init__(self) -> None:
+        from bsam.data.checks import number_in, positive_int
+
+        where = "the synthetic data sets"
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 8:
+            raise ValueError(
+                f"Invalid image size {self.size!r}; size must be a whole number >= 8 pixels."
+            )
+        positive_int(where, "supersample", self.supersample)
+        number_in(where, "label_noise", self.label_noise, 0.0)
+        number_in(where, "ageing_rate_sigma", self.ageing_rate_sigma, 0.0)
+        number_in(where, "clutter", self.clutter, 0.0, 1.0)
+        number_in(where, "grey_prob", self.grey_prob, 0.0, 1.0)
+
     def to_dict(self) -> dict:
         """JSON-safe dictionary of the parameters."""
         return asdict(self)

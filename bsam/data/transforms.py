@@ -35,11 +35,28 @@ __all__ = [
 ]
 
 
+def _unreadable_image(path: str | os.PathLike, err: BaseException) -> Exception:
+    """The :class:`bsam.errors.DataError` of an image file that Pillow cannot decode."""
+    from bsam.errors import DataError
+
+    return DataError(
+        f"Cannot read image {path}: {err}; the file is corrupt or truncated: replace it, or "
+        "remove its row from the data set's list"
+    )
+
+
 def load_image(path: str | os.PathLike, mode: str = "RGB") -> torch.Tensor:
     """Read an image file with Pillow into a float tensor ``(C, H, W)`` in [0, 1].
 
     ``mode="RGB"`` converts to three channels; ``mode=None`` keeps the file's values (used for
     depth maps: 8-bit maps as ``value / 255``, 16-bit maps as raw integers).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    bsam.errors.DataError
+        When the file cannot be decoded (corrupt, truncated, not an image); names the file.
     """
     try:
         from PIL import Image
@@ -47,10 +64,15 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> torch.Tensor:
         raise ImportError("Reading image files needs Pillow: pip install pillow") from err
     import numpy as np
 
-    with Image.open(path) as img:
-        if mode is not None:
-            img = img.convert(mode)
-        arr = np.asarray(img)
+    try:
+        with Image.open(path) as img:
+            if mode is not None:
+                img = img.convert(mode)
+            arr = np.asarray(img)
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise _unreadable_image(path, err) from err
     if arr.dtype == np.uint8:
         t = torch.from_numpy(arr.copy()).float().div_(255.0)
     else:
