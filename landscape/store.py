@@ -1,26 +1,34 @@
 """The HDF5 store of one surface: resumable, with the provenance of every number.
 
-Layout of a file (``nx`` x-coordinates, ``ny`` y-coordinates; the grid is ``(nx,)`` in 1D and
-``(nx, ny)`` in 2D, point ``(i, j)`` at :math:`\\theta + x_i d_x + y_j d_y`):
+Layout of a file (``nx`` x-coordinates, ``ny`` y-coordinates). The grid has loss-landscape's
+shape (Li et al., NeurIPS 2018; its ``plot_2D.py`` reads these files unchanged): ``(nx,)`` in 1D,
+``(ny, nx)`` in 2D with **row = y index**, point ``[j, i]`` at :math:`\\theta + x_i d_x + y_j d_y`.
 
-``xcoordinates`` ``(nx,)``, ``ycoordinates`` ``(ny,)`` (2D only)
+``xcoordinates`` ``(nx,)``, ``ycoordinates`` ``(ny,)`` (2D only), float64
 ``loss/<region>``, ``mae/<region>``
     grid of the mean loss and the mean absolute error over the region's target elements
-    (NaN where not computed yet)
+    (NaN where not computed yet, and everywhere for a region without samples)
 ``count/<region>``
     scalar, the number of target elements of the region
 ``per_bin/loss``, ``per_bin/mae`` (grid + ``(B,)``), ``per_bin/count`` ``(B,)``, ``per_bin/edges``
     only for per-bin surfaces
 ``done``
     bool grid, the points computed so far
-``train_loss``
-    hard link to ``loss/all``, the name loss-landscape's plotting scripts read
+``train_loss``, ``loss_<region>``, ``mae_<region>``
+    hard links to ``loss/all`` and to each region's grids: root-level names that loss-landscape's
+    ``plot_1D.py`` (``train_loss``) and ``plot_2D.py --surf_name loss_few`` read
+``train_acc``
+    NaN grid with attribute ``meaning``: accuracy is not defined for a regression loss; the
+    dataset exists only because loss-landscape's ``plot_1D.py`` reads it unconditionally (it then
+    draws an empty accuracy curve)
 
-Root attributes: ``format`` and the request's identity (model hash, directions hash, loss, data
-hash, dataset, split, regions definition, grid, library version), compared on every reopen, plus
-informational ones (direction file, checkpoint path, creation time). The file is created
-atomically; later chunks of points are written in place and flushed, so a kill loses at most the
-chunk being computed.
+Grids are chunked with Fletcher-32 checksums, so a flipped bit is reported instead of read.
+Root attributes: ``format`` (:data:`SURFACE_FORMAT`), ``grid_layout`` (``"y,x"``), the request's
+identity (model hash, directions hash, loss, data hash, dataset, split, regions definition, grid,
+library version), compared on every reopen, plus informational ones (direction file, checkpoint
+path, creation time). Files of :data:`LEGACY_FORMAT` (grids ``(nx, ny)``, row = x) are read and
+resumed in their own layout. The file is created atomically; later chunks of points are written
+in place and flushed, so a kill loses at most the chunk being computed.
 """
 
 from __future__ import annotations
@@ -28,8 +36,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,89 +43,26 @@ import h5py
 import numpy as np
 
 from bsam._io import atomic_path
+from landscape._h5 import GRID_LAYOUT, LEGACY_FORMAT, SURFACE_FORMAT, damaged, dataset, open_read
+from landscape._h5 import read_surface as read_surface
+from landscape.result import SurfaceResult, grid_shape
 
-__all__ = ["SURFACE_FORMAT", "SurfaceResult", "SurfaceStore", "read_surface"]
-
-#: Value of the ``format`` attribute of surface files.
-SURFACE_FORMAT = "bsam-surface/1"
+__all__ = [
+    "SURFACE_FORMAT",
+    "LEGACY_FORMAT",
+    "GRID_LAYOUT",
+    "SurfaceResult",
+    "SurfaceStore",
+    "read_surface",
+]
 
 _FIX = "pass overwrite=True (--overwrite) to recompute it, or choose another output file (--out)"
 
-
-@dataclass
-class SurfaceResult:
-    """A 1D or 2D loss surface per region.
-
-    Attributes
-    ----------
-    xcoords, ycoords:
-        Grid coordinates (``ycoords`` is ``None`` in 1D).
-    loss, mae:
-        Region name -> grid of the mean loss / mean absolute error (shape ``(nx,)`` or
-        ``(nx, ny)``; NaN at points not computed).
-    count:
-        Region name -> number of target elements.
-    done:
-        Bool grid of the computed points.
-    attrs:
-        Provenance attributes.
-    per_bin:
-        ``{"loss", "mae"}`` (grid + ``(B,)``), ``"count"`` ``(B,)``, ``"edges"`` ``(B + 1,)``; or
-        ``None``.
-    path:
-        The HDF5 file, if any.
-    """
-
-    xcoords: np.ndarray
-    ycoords: np.ndarray | None
-    loss: dict[str, np.ndarray]
-    mae: dict[str, np.ndarray]
-    count: dict[str, int]
-    done: np.ndarray
-    attrs: dict[str, Any] = field(default_factory=dict)
-    per_bin: dict[str, np.ndarray] | None = None
-    path: Path | None = None
-
-    @property
-    def dims(self) -> int:
-        """1 or 2."""
-        return 1 if self.ycoords is None else 2
-
-    @property
-    def region_names(self) -> list[str]:
-        """Region names in file order."""
-        return list(self.loss)
-
-    @property
-    def regions(self) -> list[str]:
-        """Deprecated name of :attr:`region_names` (``regions`` is the ShotRegions object)."""
-        warnings.warn(
-            "SurfaceResult.regions is deprecated; use SurfaceResult.region_names.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.region_names
-
-    @property
-    def complete(self) -> bool:
-        """Whether every grid point was computed."""
-        return bool(self.done.all())
-
-    def origin_index(self) -> tuple[int, ...]:
-        """Grid index of the point closest to :math:`(0, 0)` (the unperturbed model)."""
-        ix = int(np.argmin(np.abs(self.xcoords)))
-        if self.ycoords is None:
-            return (ix,)
-        return (ix, int(np.argmin(np.abs(self.ycoords))))
-
-    def at_origin(self, region: str = "all", quantity: str = "loss") -> float:
-        """Value of ``quantity`` (``"loss"`` or ``"mae"``) of ``region`` at the origin."""
-        table = {"loss": self.loss, "mae": self.mae}.get(quantity)
-        if table is None:
-            raise ValueError(f"Invalid quantity {quantity!r}; choose 'loss' or 'mae'.")
-        if region not in table:
-            raise ValueError(f"Unknown region {region!r}; this surface has {self.region_names}.")
-        return float(table[region][self.origin_index()])
+#: ``meaning`` attribute of the ``train_acc`` dataset.
+ACC_MEANING = (
+    "undefined: accuracy has no meaning for a regression loss; NaN, present only so that "
+    "loss-landscape's plot_1D.py (which reads train_acc unconditionally) runs"
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -137,18 +80,9 @@ def _attr(value: Any) -> Any:
     return value if isinstance(value, str) else json.dumps(_jsonable(value), sort_keys=True)
 
 
-def _open_read(path: Path) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(
-            f"Cannot open {path} as HDF5 (corrupt, truncated or not an HDF5 file: {err}); delete "
-            f"it, {_FIX}."
-        ) from err
-
-
-def _grid_shape(xcoords: np.ndarray, ycoords: np.ndarray | None) -> tuple[int, ...]:
-    return (len(xcoords),) if ycoords is None else (len(xcoords), len(ycoords))
+def _swap(grid: np.ndarray, legacy: bool) -> np.ndarray:
+    # A legacy 2D grid is (nx, ny, ...); the canonical one is (ny, nx, ...).
+    return np.swapaxes(grid, 0, 1) if legacy and grid.ndim >= 2 else grid
 
 
 class SurfaceStore:
@@ -189,8 +123,9 @@ class SurfaceStore:
     ) -> None:
         self.path = Path(path)
         self.names = list(names)
-        self.shape = _grid_shape(xcoords, ycoords)
+        self.shape = grid_shape(xcoords, ycoords)
         self.num_bins = 0 if bin_edges is None else len(bin_edges) - 1
+        self.legacy = False
         identity = {"format": SURFACE_FORMAT, **identity}
         identity["xcoordinates"] = np.asarray(xcoords, dtype=np.float64)
         if ycoords is not None:
@@ -199,82 +134,94 @@ class SurfaceStore:
             self._create(identity, info, counts, bin_edges)
         else:
             self._check(identity)
-        with _open_read(self.path) as f:
-            self.done = np.array(f["done"], dtype=bool)
+        with open_read(self.path, _FIX) as f:
+            try:
+                self.done = _swap(np.array(f["done"], dtype=bool), self.legacy)
+            except (OSError, KeyError, ValueError, TypeError) as err:
+                raise damaged(self.path, "done", err, _FIX) from err
 
     # -- creation and validation ---------------------------------------------------------------
     def _create(self, identity: dict, info: dict, counts: np.ndarray, edges) -> None:
         with atomic_path(self.path) as tmp, h5py.File(tmp, "w") as f:
-            f.create_dataset("xcoordinates", data=identity["xcoordinates"])
+            dataset(f, "xcoordinates", identity["xcoordinates"])
             if "ycoordinates" in identity:
-                f.create_dataset("ycoordinates", data=identity["ycoordinates"])
+                dataset(f, "ycoordinates", identity["ycoordinates"])
             for i, name in enumerate(self.names):
                 for q in ("loss", "mae"):
-                    f.create_dataset(f"{q}/{name}", data=np.full(self.shape, np.nan))
+                    dataset(f, f"{q}/{name}", np.full(self.shape, np.nan))
+                    f[f"{q}_{name}"] = f[f"{q}/{name}"]
                 f.create_dataset(f"count/{name}", data=np.int64(counts[i]))
             if self.num_bins:
                 bshape = self.shape + (self.num_bins,)
                 for q in ("loss", "mae"):
-                    f.create_dataset(f"per_bin/{q}", data=np.full(bshape, np.nan))
-                f.create_dataset("per_bin/count", data=np.asarray(counts[len(self.names) :]))
-                f.create_dataset("per_bin/edges", data=np.asarray(edges, dtype=np.float64))
-            f.create_dataset("done", data=np.zeros(self.shape, dtype=bool))
+                    dataset(f, f"per_bin/{q}", np.full(bshape, np.nan))
+                dataset(f, "per_bin/count", np.asarray(counts[len(self.names) :]))
+                dataset(f, "per_bin/edges", np.asarray(edges, dtype=np.float64))
+            dataset(f, "done", np.zeros(self.shape, dtype=bool))
             f["train_loss"] = f["loss/all"]
+            dataset(f, "train_acc", np.full(self.shape, np.nan))
+            f["train_acc"].attrs["meaning"] = ACC_MEANING
             for key, value in identity.items():
                 if key not in ("xcoordinates", "ycoordinates"):
                     f.attrs[key] = _attr(value)
+            f.attrs["grid_layout"] = GRID_LAYOUT
             f.attrs["identity_keys"] = json.dumps(sorted(identity))
             for key, value in info.items():
                 f.attrs[key] = _attr(value)
             f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
     def _check(self, identity: dict) -> None:
-        with _open_read(self.path) as f:
-            fmt = f.attrs.get("format")
-            if fmt is None:
-                raise ValueError(
-                    f"{self.path} is an HDF5 file but not a bsam surface file (no 'format' "
-                    f"attribute; it holds {sorted(f.keys())[:6]}); {_FIX}."
+        with open_read(self.path, _FIX) as f:
+            try:
+                self._check_open(f, identity)
+            except (OSError, KeyError, TypeError) as err:
+                raise damaged(self.path, "its metadata", err, _FIX) from err
+
+    def _check_open(self, f: h5py.File, identity: dict) -> None:
+        fmt = f.attrs.get("format")
+        if fmt is None:
+            raise ValueError(
+                f"{self.path} is an HDF5 file but not a bsam surface file (no 'format' "
+                f"attribute; it holds {sorted(f.keys())[:6]}); {_FIX}."
+            )
+        if fmt not in (SURFACE_FORMAT, LEGACY_FORMAT):
+            raise ValueError(
+                f"{self.path} has surface format {fmt!r}, this version writes "
+                f"{SURFACE_FORMAT!r}; {_FIX}."
+            )
+        self.legacy = fmt == LEGACY_FORMAT
+        missing = [k for k in ("done", "xcoordinates", "loss/all") if k not in f]
+        if missing:
+            raise ValueError(f"{self.path} is a damaged surface file (missing {missing}); {_FIX}.")
+        for key, value in identity.items():
+            if key == "format":
+                continue
+            if key in ("xcoordinates", "ycoordinates"):
+                old = np.array(f[key]) if key in f else None
+                same = old is not None and old.shape == value.shape and np.array_equal(old, value)
+                shown_old = (
+                    None if old is None else f"{len(old)} points [{old.min():g}, {old.max():g}]"
                 )
-            if fmt != SURFACE_FORMAT:
+                shown_new = f"{len(value)} points [{value.min():g}, {value.max():g}]"
+            else:
+                old = f.attrs.get(key)
+                same = old == _attr(value)
+                shown_old, shown_new = old, _attr(value)
+            if not same:
                 raise ValueError(
-                    f"{self.path} has surface format {fmt!r}, this version writes "
-                    f"{SURFACE_FORMAT!r}; {_FIX}."
+                    f"{self.path} was made for a different request: {key!r} is {shown_old!r} "
+                    f"in the file but {shown_new!r} now; {_FIX}."
                 )
-            missing = [k for k in ("done", "xcoordinates", "loss/all") if k not in f]
-            if missing:
-                raise ValueError(
-                    f"{self.path} is a damaged surface file (missing {missing}); {_FIX}."
-                )
-            for key, value in identity.items():
-                if key in ("xcoordinates", "ycoordinates"):
-                    old = np.array(f[key]) if key in f else None
-                    same = (
-                        old is not None and old.shape == value.shape and np.array_equal(old, value)
-                    )
-                    shown_old = (
-                        None if old is None else f"{len(old)} points [{old.min():g}, {old.max():g}]"
-                    )
-                    shown_new = f"{len(value)} points [{value.min():g}, {value.max():g}]"
-                else:
-                    old = f.attrs.get(key)
-                    same = old == _attr(value)
-                    shown_old, shown_new = old, _attr(value)
-                if not same:
-                    raise ValueError(
-                        f"{self.path} was made for a different request: {key!r} is {shown_old!r} "
-                        f"in the file but {shown_new!r} now; {_FIX}."
-                    )
-            if "ycoordinates" in f and "ycoordinates" not in identity:
-                raise ValueError(
-                    f"{self.path} holds a 2D surface but a 1D surface was asked for; {_FIX}."
-                )
-            if any(f"loss/{n}" not in f for n in self.names):
-                raise ValueError(f"{self.path} lacks regions of {self.names}; {_FIX}.")
+        if "ycoordinates" in f and "ycoordinates" not in identity:
+            raise ValueError(
+                f"{self.path} holds a 2D surface but a 1D surface was asked for; {_FIX}."
+            )
+        if any(f"loss/{n}" not in f for n in self.names):
+            raise ValueError(f"{self.path} lacks regions of {self.names}; {_FIX}.")
 
     # -- filling ------------------------------------------------------------------------------
     def pending(self) -> np.ndarray:
-        """Flat indices (row-major) of the points not computed yet."""
+        """Flat indices (row-major over the ``(ny, nx)`` grid: x fastest) of the points to do."""
         return np.flatnonzero(~self.done.reshape(-1))
 
     def write(self, points: np.ndarray, means: np.ndarray) -> None:
@@ -290,66 +237,15 @@ class SurfaceStore:
         with h5py.File(self.path, "r+") as f:
             for q, name in ((0, "loss"), (1, "mae")):
                 for g, region in enumerate(self.names):
-                    ds = f[f"{name}/{region}"]
-                    grid = ds[...]
-                    grid[idx] = means[:, g, q]
-                    ds[...] = grid
+                    self._update(f[f"{name}/{region}"], idx, means[:, g, q])
                 if self.num_bins:
-                    ds = f[f"per_bin/{name}"]
-                    grid = ds[...]
-                    grid[idx] = means[:, n:, q]
-                    ds[...] = grid
+                    self._update(f[f"per_bin/{name}"], idx, means[:, n:, q])
             f.flush()
             self.done[idx] = True
-            f["done"][...] = self.done
+            f["done"][...] = _swap(self.done, self.legacy)
             f.flush()
 
-
-def read_surface(path: str | os.PathLike) -> SurfaceResult:
-    """Read a surface file written by :func:`landscape.compute_surface`.
-
-    loss-landscape's own surface files (``xcoordinates``, ``ycoordinates``, ``train_loss``, no
-    ``format`` attribute) are read too, as region ``"all"`` (their ``attrs`` hold
-    ``{"format": "loss-landscape"}``).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Surface file not found: {path}")
-    with _open_read(path) as f:
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-        x = np.array(f["xcoordinates"]) if "xcoordinates" in f else None
-        y = np.array(f["ycoordinates"]) if "ycoordinates" in f else None
-        if attrs.get("format") is None:
-            if x is None or "train_loss" not in f:
-                raise ValueError(
-                    f"{path} is not a surface file: it has no 'format' attribute and no "
-                    f"'xcoordinates'/'train_loss' datasets (found {sorted(f.keys())[:6]})."
-                )
-            loss = np.array(f["train_loss"], dtype=np.float64)
-            return SurfaceResult(
-                x,
-                y,
-                {"all": loss},
-                {},
-                {},
-                np.isfinite(loss),
-                {"format": "loss-landscape"},
-                path=path,
-            )
-        if attrs["format"] != SURFACE_FORMAT:
-            raise ValueError(
-                f"{path} has surface format {attrs['format']!r}; expected {SURFACE_FORMAT!r}."
-            )
-        if x is None or "loss" not in f or "done" not in f:
-            raise ValueError(f"{path} is a damaged surface file (missing datasets).")
-        names = (
-            list(json.loads(attrs["regions"])["names"]) if "regions" in attrs else list(f["loss"])
-        )
-        loss = {n: np.array(f[f"loss/{n}"]) for n in names}
-        mae = {n: np.array(f[f"mae/{n}"]) for n in names}
-        count = {n: int(np.array(f[f"count/{n}"])) for n in names}
-        per_bin = None
-        if "per_bin" in f:
-            per_bin = {k: np.array(f[f"per_bin/{k}"]) for k in ("loss", "mae", "count", "edges")}
-        done = np.array(f["done"], dtype=bool)
-    return SurfaceResult(x, y, loss, mae, count, done, attrs, per_bin, path)
+    def _update(self, ds: h5py.Dataset, idx: tuple, values: np.ndarray) -> None:
+        grid = _swap(ds[...], self.legacy)
+        grid[idx] = values
+        ds[...] = _swap(grid, self.legacy)

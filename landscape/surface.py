@@ -37,6 +37,7 @@ from landscape._data import make_source
 from landscape._params import target_tensors
 from landscape.directions import Directions, load_directions
 from landscape.reduce import Groups, build_groups, group_means, reduce_batch
+from landscape.result import grid_shape
 from landscape.store import SurfaceResult, SurfaceStore, read_surface
 
 __all__ = ["compute_surface", "check_coords", "Evaluator"]
@@ -197,6 +198,8 @@ def compute_surface(
         Shot regions fitted on the training labels (``None``: only ``"all"`` and ``masks``).
     xcoords, ycoords:
         Increasing grid coordinates along ``d_x`` (and ``d_y`` for a 2D surface; any ``nx x ny``).
+        A 2D result's grids have shape ``(ny, nx)``: ``loss[r][j, i]`` is the point
+        ``(xcoords[i], ycoords[j])`` (loss-landscape's layout).
     directions:
         :class:`~landscape.directions.Directions` or the path of a direction file.
     loss:
@@ -279,7 +282,7 @@ def compute_surface(
         if directions.source and Path(directions.source).is_file():
             info["dir_file_hash"] = file_hash(directions.source)
         bin_edges = regions.binning.edges if per_bin else None
-        shape = (len(x),) if y is None else (len(x), len(y))
+        shape = grid_shape(x, y)  # (nx,) or (ny, nx): row = y index, as loss-landscape
         total = int(np.prod(shape))
         means = np.full((total, groups.num_groups, 2), np.nan)
 
@@ -324,8 +327,8 @@ def compute_surface(
             block = torch.zeros(len(chunk), groups.num_groups, 2, dtype=torch.float64, device=dev)
             for k in distributed.shard(len(chunk)):
                 ij = np.unravel_index(int(chunk[k]), shape)
-                a = float(x[ij[0]])
-                b = 0.0 if y is None else float(y[ij[1]])
+                a = float(x[ij[-1]])
+                b = 0.0 if y is None else float(y[ij[0]])
                 block[k] = evaluator.sums_at(a, b)
                 next(ticks, None)
             distributed.sum_to_rank0(block)

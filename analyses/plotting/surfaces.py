@@ -2,8 +2,10 @@
 
 Every function takes a :class:`landscape.SurfaceResult` (``landscape.read_surface(path)``) and
 returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, any backend;
-notebooks display it). Grids are indexed ``[i, j]`` with ``i`` along the x direction; the plots put
-x horizontally. Points not computed yet (NaN) are left blank.
+notebooks display it). Grids are laid out as loss-landscape lays them out, ``(ny, nx)`` with row = y
+index (:mod:`landscape.result`), and the plots put x horizontally. Points not computed yet (NaN)
+are left blank; a region without samples (all NaN, ``n=0``) is said to be empty, not "not
+computed".
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from landscape.store import SurfaceResult
 
 __all__ = [
     "FILE_KINDS",
+    "empty_reason",
     "KINDS_2D",
     "plot_surface_file",
     "plot_curves",
@@ -42,12 +45,27 @@ _COLORS = {"all": "black", "many": "tab:blue", "medium": "tab:orange", "few": "t
 
 
 def _values(result: SurfaceResult, region: str, quantity: str) -> np.ndarray:
-    table = {"loss": result.loss, "mae": result.mae}.get(quantity)
-    if table is None:
-        raise ValueError(f"Invalid quantity {quantity!r}; choose 'loss' or 'mae'.")
-    if region not in table:
-        raise ValueError(f"Unknown region {region!r}; this surface has {list(table)}.")
-    return np.asarray(table[region], dtype=np.float64)
+    return np.asarray(result.grid(region, quantity), dtype=np.float64)
+
+
+def empty_reason(result: SurfaceResult, region: str, z: np.ndarray | None = None) -> str | None:
+    """Why ``region`` has nothing to draw (``z``: its values), or ``None`` when it has.
+
+    The reasons, checked in this order: the region holds no sample (``n=0``); no grid point is
+    computed yet; the computed points hold no finite value (or none positive, under a log scale).
+    """
+    z = _values(result, region, "loss") if z is None else z
+    if np.isfinite(z).any():
+        return None
+    if result.count.get(region, None) == 0:
+        return f"region {region!r} holds no sample (n=0)"
+    done = int(np.count_nonzero(result.done))
+    if done == 0:
+        return (
+            f"the surface has no computed point yet (0 of {result.done.size}); run "
+            "`bsam surface` again to resume it"
+        )
+    return f"region {region!r} has no finite value at its {done} computed points"
 
 
 def _check_regions(
@@ -88,6 +106,8 @@ def region_title(result: SurfaceResult, region: str, *, mae: bool = True) -> str
     parts = [region]
     if region in result.count:
         parts[0] += f" (n={result.count[region]:,})"
+        if result.count[region] == 0:
+            return parts[0] + " · no sample"
     if mae and region in result.mae:
         value = result.at_origin(region, "mae")
         if np.isfinite(value):
@@ -155,7 +175,7 @@ def _fig_ax(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
 
 def _draw_2d(ax: Axes, result: SurfaceResult, z: np.ndarray, kind: str, norm, levels: int):
     x, y = result.xcoords, result.ycoords
-    zt = np.ma.masked_invalid(z.T)  # rows along y, columns along x
+    zt = np.ma.masked_invalid(z)  # (ny, nx): rows along y, columns along x
     if kind == "heatmap":
         art = ax.pcolormesh(x, y, zt, norm=norm, shading="nearest", cmap="viridis")
     else:
@@ -177,8 +197,15 @@ def _norm(values: list[np.ndarray], vmin, vmax) -> Normalize:
     lo = float(finite.min()) if vmin is None and finite.size else vmin
     hi = float(finite.max()) if vmax is None and finite.size else vmax
     if lo is None or hi is None:
-        raise ValueError("Nothing to plot: the surface has no computed (finite) point yet.")
+        raise ValueError("Nothing to plot: no finite value to set the colour scale.")
     return Normalize(vmin=lo, vmax=hi)
+
+
+def _drawable(result: SurfaceResult, region: str, z: np.ndarray) -> np.ndarray:
+    reason = empty_reason(result, region, z)
+    if reason is not None:
+        raise ValueError(f"Nothing to plot: {reason}; plot another region.")
+    return z
 
 
 def _check_kind(kind: str) -> None:
@@ -224,7 +251,7 @@ def plot_contour(
     """
     _need_dims(result, 2, "plot_contour")
     _check_kind(kind)
-    z = _transform(_values(result, region, quantity), log)
+    z = _drawable(result, region, _transform(_values(result, region, quantity), log))
     norm = _norm([z], vmin, vmax)
     fig, ax = _fig_ax(ax, (4.6, 3.8))
     art = _draw_2d(ax, result, z, kind, norm, levels)
@@ -249,14 +276,14 @@ def plot_surface_3d(
     Values above ``zmax`` are clipped to it (as loss-landscape's ``--vmax``).
     """
     _need_dims(result, 2, "plot_surface_3d")
-    z = _transform(_values(result, region, quantity), log)
+    z = _drawable(result, region, _transform(_values(result, region, quantity), log))
     if zmax is not None:
         z = np.minimum(z, zmax)
     xg, yg = np.meshgrid(result.xcoords, result.ycoords)
     fig = Figure(figsize=(5.2, 4.4), layout="constrained")
     ax = fig.add_subplot(projection="3d")
     norm = _norm([z], None, None)
-    surf = ax.plot_surface(xg, yg, z.T, cmap="viridis", norm=norm, linewidth=0, antialiased=True)
+    surf = ax.plot_surface(xg, yg, z, cmap="viridis", norm=norm, linewidth=0, antialiased=True)
     ax.view_init(elev=elev, azim=azim)
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.yaxis.set_major_locator(MaxNLocator(5))
@@ -302,14 +329,30 @@ def plot_region_panels(
         return fig
     _check_kind(kind)
     zs = [_transform(_values(result, name, quantity), log) for name in names]
+    reasons = [empty_reason(result, name, z) for name, z in zip(names, zs)]
+    if all(reasons):
+        raise ValueError(f"Nothing to plot: {'; '.join(dict.fromkeys(reasons))}.")
     fig = Figure(figsize=(3.4 * n + 0.9, 3.3), layout="constrained")
     axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
-    shared = _norm(zs, None, None) if shared_scale else None
+    drawn = [z for z, why in zip(zs, reasons) if why is None]
+    shared = _norm(drawn, None, None) if shared_scale else None
     art = None
-    for ax, name, z in zip(axes, names, zs):
+    for ax, name, z, why in zip(axes, names, zs, reasons):
+        ax.set_title(region_title(result, name, mae=mae_in_title), fontsize="medium")
+        if why is not None:  # an empty region: say so, draw the others
+            ax.text(
+                0.5,
+                0.5,
+                why.replace(f"region {name!r} ", ""),
+                ha="center",
+                va="center",
+                wrap=True,
+                transform=ax.transAxes,
+                fontsize="small",
+            )
+            continue
         norm = shared or _norm([z], None, None)
         art = _draw_2d(ax, result, z, kind, norm, levels)
-        ax.set_title(region_title(result, name, mae=mae_in_title), fontsize="medium")
         if not shared_scale:
             fig.colorbar(art, ax=ax)
     for ax in axes[1:]:
@@ -338,60 +381,5 @@ def save_figure(
     return written
 
 
-#: Renderings :func:`plot_surface_file` knows.
-FILE_KINDS: tuple[str, ...] = ("curves", "panels", "contour", "filled", "heatmap", "3d", "vtp")
-
-
-def plot_surface_file(
-    path: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    kinds: Sequence[str] | None = None,
-    quantity: str = "loss",
-    log: bool = False,
-) -> list[Path]:
-    """Draw a surface file's figures into ``out_dir`` (PNG+PDF; ``.vtp`` for ``"vtp"``).
-
-    ``kinds`` picks from :data:`FILE_KINDS` (or ``"all"``); default: ``curves`` and ``panels``
-    for a 1D surface, ``panels``, ``contour`` (per region) and ``3d`` (region ``all``) for 2D.
-    Files are named ``<stem>_<kind>[_<region>]``.
-    """
-    from landscape.store import read_surface
-
-    result = read_surface(path)
-    stem = Path(path).stem
-    out = Path(out_dir)
-    if kinds is None:
-        kinds = ["curves", "panels"] if result.dims == 1 else ["panels", "contour", "3d"]
-    kinds = list(FILE_KINDS) if "all" in kinds else list(kinds)
-    unknown = [k for k in kinds if k not in FILE_KINDS]
-    if unknown:
-        raise ValueError(f"Invalid kind(s) {unknown}; choose from {list(FILE_KINDS)} or 'all'.")
-    only_1d, only_2d = {"curves"}, {"contour", "filled", "heatmap", "3d"}
-    written: list[Path] = []
-    for kind in kinds:
-        if (result.dims == 1 and kind in only_2d) or (result.dims == 2 and kind in only_1d):
-            continue
-        if kind == "curves":
-            fig = plot_curves(result, quantity=quantity, log=log)
-            written += save_figure(fig, out / f"{stem}_curves")
-        elif kind == "panels":
-            fig = plot_region_panels(result, quantity=quantity, log=log)
-            written += save_figure(fig, out / f"{stem}_panels")
-        elif kind == "3d":
-            fig = plot_surface_3d(result, "all", quantity=quantity, log=log)
-            written += save_figure(fig, out / f"{stem}_3d")
-        elif kind == "vtp":
-            from analyses.plotting.vtp import write_vtp
-
-            for region in result.region_names:
-                written.append(
-                    write_vtp(
-                        result, out / f"{stem}_{region}", region=region, quantity=quantity, log=log
-                    )
-                )
-        else:
-            for region in result.region_names:
-                fig = plot_contour(result, region, kind=kind, quantity=quantity, log=log)
-                written += save_figure(fig, out / f"{stem}_{kind}_{region}")
-    return written
+# The file-level entry point lives in analyses.plotting.files (imported here for the old name).
+from analyses.plotting.files import FILE_KINDS, plot_surface_file  # noqa: E402

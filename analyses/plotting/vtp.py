@@ -47,12 +47,7 @@ def write_vtp(
     zmax:
         Clip heights above ``zmax``.
     """
-    table = {"loss": result.loss, "mae": result.mae}.get(quantity)
-    if table is None:
-        raise ValueError(f"Invalid quantity {quantity!r}; choose 'loss' or 'mae'.")
-    if region not in table:
-        raise ValueError(f"Unknown region {region!r}; this surface has {list(table)}.")
-    z = np.asarray(table[region], dtype=np.float64)
+    z = np.asarray(result.grid(region, quantity), dtype=np.float64)
     if log:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(z > 0, np.log10(np.where(z > 0, z, 1.0)), np.nan)
@@ -60,7 +55,7 @@ def write_vtp(
         z = np.minimum(z, zmax)
     x = result.xcoords
     y = result.ycoords if result.ycoords is not None else np.zeros(1)
-    grid = z.reshape(len(x), len(y))
+    grid = z.T if result.ycoords is not None else z.reshape(len(x), 1)  # (nx, ny) here
     ok = np.isfinite(grid)
     if not ok.any():
         raise ValueError(f"Nothing to export: region {region!r} has no computed point.")

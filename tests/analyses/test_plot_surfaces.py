@@ -20,7 +20,7 @@ Y = np.linspace(-0.5, 0.5, 3)
 
 
 def _surface_2d(nan_at=None):
-    a, b = np.meshgrid(X, Y, indexing="ij")
+    a, b = np.meshgrid(X, Y)  # (ny, nx): row = y index, as the files store it
     bowl = a**2 + b**2
     loss = {"all": 1 + bowl, "many": 0.5 + bowl, "few": 4 + 9 * bowl}
     if nan_at is not None:
@@ -72,9 +72,40 @@ def test_heatmap_shows_x_horizontally():
     s = _surface_2d()
     fig = plot_contour(s, "few", kind="heatmap", colorbar=False)
     (mesh,) = [c for c in fig.axes[0].collections if isinstance(c, QuadMesh)]
-    np.testing.assert_allclose(
-        np.asarray(mesh.get_array()).reshape(len(Y), len(X)), s.loss["few"].T
-    )
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(len(Y), len(X)), s.loss["few"])
+
+
+def test_non_square_surface_is_drawn_with_x_horizontal():
+    # loss = x + 10 y on a 5 x 3 grid: along a row of the picture (fixed y) it changes slowly.
+    loss = {"all": X[None, :] + 10 * Y[:, None]}
+    s = SurfaceResult(X, Y, loss, {}, {"all": 5}, np.ones((3, 5), bool), {"loss": "l1"})
+    fig = plot_contour(s, kind="heatmap", colorbar=False)
+    (mesh,) = [c for c in fig.axes[0].collections if isinstance(c, QuadMesh)]
+    centres = mesh.get_coordinates().mean(axis=(0, 1))  # sanity: the mesh spans x and y
+    assert centres[0] == pytest.approx(0.0) and centres[1] == pytest.approx(0.0)
+    values = np.asarray(mesh.get_array()).reshape(len(Y), len(X))
+    corners = mesh.get_coordinates()  # (ny + 1, nx + 1, 2) cell edges
+    for j in range(len(Y)):
+        for i in range(len(X)):
+            cx = corners[j : j + 2, i : i + 2, 0].mean()
+            cy = corners[j : j + 2, i : i + 2, 1].mean()
+            assert values[j, i] == pytest.approx(cx + 10 * cy)
+    xlo, xhi = fig.axes[0].get_xlim()
+    assert xhi - xlo == pytest.approx(X[-1] - X[0] + (X[1] - X[0]))  # x is horizontal
+
+
+def test_empty_region_is_said_to_be_empty_and_the_others_are_drawn():
+    s = _surface_2d()
+    s.loss["few"][...] = np.nan
+    s.mae["few"][...] = np.nan
+    s.count["few"] = 0
+    fig = plot_region_panels(s, kind="heatmap")
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert panels[2].get_title() == "few (n=0) · no sample"
+    assert [t.get_text() for t in panels[2].texts] == ["holds no sample (n=0)"]
+    assert sum(isinstance(c, QuadMesh) for ax in panels for c in ax.collections) == 2
+    with pytest.raises(ValueError, match=r"region 'few' holds no sample \(n=0\); plot another"):
+        plot_contour(s, "few")
 
 
 def test_curves_and_1d_panels():
@@ -88,7 +119,7 @@ def test_curves_and_1d_panels():
 
 
 def test_surface_3d_and_nan_points(tmp_path):
-    s = _surface_2d(nan_at=(4, 2))
+    s = _surface_2d(nan_at=(2, 4))
     fig = plot_surface_3d(s, "few", zmax=5.0)
     assert fig.axes[0].name == "3d"
     written = save_figure(plot_region_panels(s), tmp_path / "panels")
@@ -113,7 +144,8 @@ def test_plot_errors():
     empty = _surface_2d()
     for v in empty.loss.values():
         v[...] = np.nan
-    with pytest.raises(ValueError, match="no computed"):
+    empty.done[...] = False
+    with pytest.raises(ValueError, match=r"no computed point yet \(0 of 15\); run `bsam surface`"):
         plot_contour(empty)
 
 
@@ -133,11 +165,11 @@ def test_vtp_height_field(tmp_path):
     assert piece.get("NumberOfPoints") == str(5 * 3 - 1)
     assert piece.get("NumberOfPolys") == str(4 * 2 - 1)  # the cell at the NaN corner is dropped
     pts = arrays["points"].reshape(-1, 3)
-    a, b = np.meshgrid(X, Y, indexing="ij")
+    a, b = np.meshgrid(X, Y)
     expected = 4 + 9 * (a**2 + b**2)
     for x, y, z in pts:
         i, j = np.argmin(abs(X - x)), np.argmin(abs(Y - y))
-        assert z == pytest.approx(expected[i, j])
+        assert z == pytest.approx(expected[j, i])
     np.testing.assert_allclose(arrays["loss_few"], pts[:, 2])
     conn, offsets = arrays["connectivity"].astype(int), arrays["offsets"].astype(int)
     assert offsets[-1] == len(conn) and conn.max() < len(pts) and np.all(np.diff(offsets) == 4)

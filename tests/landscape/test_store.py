@@ -40,7 +40,7 @@ def test_file_layout_and_read_back(setup, tmp_path):
     with h5py.File(tmp_path / "s.h5") as f:
         assert f.attrs["format"] == SURFACE_FORMAT
         np.testing.assert_array_equal(f["train_loss"], f["loss/all"])
-        assert f["loss/few"].shape == (5, 3) and f["done"][...].all()
+        assert f["loss/few"].shape == (3, 5) and f["done"][...].all()  # (ny, nx)
         for key in ("model_hash", "directions_hash", "loss", "data_hash", "regions", "version"):
             assert key in f.attrs
     for name in ("all", "many", "medium", "few"):
@@ -149,17 +149,6 @@ def test_foreign_and_corrupt_files_are_refused(setup, tmp_path):
         read_surface(foreign)
     compute_surface(model, data, out=corrupt, overwrite=True, **kw)
     assert read_surface(corrupt).complete
-
-
-def test_reads_loss_landscape_surface_files(tmp_path):
-    path = tmp_path / "ll.h5"
-    with h5py.File(path, "w") as f:
-        f["xcoordinates"] = np.linspace(-1, 1, 3)
-        f["ycoordinates"] = np.linspace(-1, 1, 4)
-        f["train_loss"] = np.arange(12.0).reshape(3, 4)
-    res = read_surface(path)
-    assert res.attrs == {"format": "loss-landscape"} and res.dims == 2
-    np.testing.assert_array_equal(res.loss["all"], np.arange(12.0).reshape(3, 4))
 
 
 def test_direction_file_path_and_its_hash_are_recorded(setup, tmp_path):

@@ -88,10 +88,11 @@ def test_region_losses_equal_separate_subset_losses(loss, conv_data, regions):
         for j, b in enumerate(YS):
             ref_loss, ref_ae = _reference(model, dirs, a, b, X, Y, loss)
             for name, m in masks.items():
-                assert res.loss[name][i, j] == pytest.approx(float(ref_loss[m].mean()), rel=1e-5)
-                assert res.mae[name][i, j] == pytest.approx(float(ref_ae[m].mean()), rel=1e-5)
+                assert res.loss[name][j, i] == pytest.approx(float(ref_loss[m].mean()), rel=1e-5)
+                assert res.mae[name][j, i] == pytest.approx(float(ref_ae[m].mean()), rel=1e-5)
+                assert res.value_at(name, i, j) == res.loss[name][j, i]
     assert {k: res.count[k] for k in masks} == {k: int(m.sum()) for k, m in masks.items()}
-    assert res.complete and res.loss["all"].shape == (3, 2)
+    assert res.complete and res.loss["all"].shape == (len(YS), len(XS))  # row = y index
 
 
 def test_pooled_mean_over_uneven_batches():
