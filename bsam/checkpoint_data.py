@@ -47,8 +47,6 @@ def load_checkpoint_data(
     from bsam.regions import ShotRegions
 
     checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {checkpoint}")
     model, ckpt = load_model(checkpoint, device=device)
     if "regions" not in ckpt:
         raise ValueError(f"Checkpoint {checkpoint} stores no shot regions; it was not written by bsam train.")

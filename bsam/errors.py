@@ -76,7 +76,8 @@ def one_line(err: BaseException) -> str:
             lines.append(line.strip())
     message = " ".join(lines) or type(err).__name__
     for kind, hint in _OS_HINTS.items():
-        if isinstance(err, kind) and getattr(err, "filename", None) is not None:
-            message = f"{err.strerror}: {err.filename}; {hint}"
+        name = getattr(err, "filename2", None) or getattr(err, "filename", None)
+        if isinstance(err, kind) and name is not None:  # filename2: the target of a rename
+            message = f"{err.strerror}: {name}; {hint}"
             break
     return message
