@@ -58,6 +58,14 @@ def elementwise_losses(
     return torch.cat(out)
 
 
+def as_batches(data: Any, batch_size: int) -> Batches:
+    """``data`` itself when it is a :class:`~bsam.batches.Batches`, else one over ``data``; in
+    data set order (a shuffling loader is refused)."""
+    source = data if isinstance(data, Batches) else Batches(data, batch_size=batch_size)
+    source.check_ordered()
+    return source
+
+
 def window_means(losses: torch.Tensor, masks: list[torch.Tensor]) -> list[float]:
     """Mean of ``losses`` over each mask (NaN for an empty mask)."""
     flat = losses.double()

@@ -23,9 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from analyses.sharpness._region import elementwise_losses, window_means
+from analyses.sharpness._region import as_batches, elementwise_losses, window_means
 from bsam._state import preserved
-from bsam.batches import Batches
 
 __all__ = ["AverageSharpness", "average_sharpness"]
 
@@ -105,8 +104,7 @@ def average_sharpness(
     from landscape import random_directions
 
     _check(radius, num_directions)
-    source = Batches(data, batch_size=batch_size)
-    source.check_ordered()
+    source = as_batches(data, batch_size)
     targets = source.targets
     full = [torch.ones(targets.shape, dtype=torch.bool) if m is None else m.cpu() for m in masks]
     names = [n for n, _ in model.named_parameters()]

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from analyses.sharpness._region import elementwise_losses, window_means
+from analyses.sharpness._region import as_batches, elementwise_losses, window_means
 from analyses.sharpness.average import average_sharpness
 from analyses.sharpness.bins import bin_windows, window_masks
 from analyses.sharpness.gram import DEFAULT_MAX_BYTES, gauss_newton_spectrum
@@ -119,8 +119,7 @@ def _gap(
 ) -> list[dict[str, float]]:
     means = {}
     for split, data in (("train", train_data), ("test", test_data)):
-        src = Batches(data, batch_size=s["batch_size"])
-        src.check_ordered()
+        src = as_batches(data, s["batch_size"])
         losses = elementwise_losses(model, src, s["loss"])
         means[split] = window_means(losses, window_masks(regions, src.targets, windows))
     return [
@@ -203,8 +202,7 @@ def sharpness_profile(
         rho=rho, steps=steps, eta=eta, min_samples=min_samples,
     )
     t0 = time.perf_counter()
-    source = Batches(data, batch_size=batch_size)
-    source.check_ordered()
+    source = as_batches(data, batch_size)
     windows = bin_windows(regions, source.targets, min_samples=min_samples)
     masks = window_masks(regions, source.targets, windows)
     rows = [w.to_dict() for w in windows]

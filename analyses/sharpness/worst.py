@@ -34,9 +34,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from analyses.sharpness._region import RegionLoss
+from analyses.sharpness._region import RegionLoss, as_batches
 from bsam._state import preserved
-from bsam.batches import Batches
 
 __all__ = ["WorstCaseSharpness", "worst_case_sharpness"]
 
@@ -128,8 +127,7 @@ def worst_case_sharpness(
     WorstCaseSharpness
     """
     _check(rho, steps, step_size, eta)
-    source = Batches(data, batch_size=batch_size)
-    source.check_ordered()
+    source = as_batches(data, batch_size)
     with preserved(model):
         region = RegionLoss(model, source, mask, loss=loss, params=params)
         theta = region.theta
