@@ -77,13 +77,16 @@ def run(args: argparse.Namespace) -> int:
     )
     written = list(save_profiles(result, args.out, csv_path=args.csv))
     if args.plot:
+        import matplotlib.pyplot as plt
+
         from analyses.plotting.surfaces import save_figure
         from analyses.sharpness import plot_profile, plot_profile_overlay
 
-        for m in args.methods:
-            written += save_figure(plot_profile(result["profiles"], m), f"{args.plot}_{m}")
-        overlay = plot_profile_overlay(result["profiles"][0], args.methods)
-        written += save_figure(overlay, f"{args.plot}_overlay")
+        figures = {m: plot_profile(result["profiles"], m) for m in args.methods}
+        figures["overlay"] = plot_profile_overlay(result["profiles"][0], args.methods)
+        for name, fig in figures.items():
+            written += save_figure(fig, f"{args.plot}_{name}")
+            plt.close(fig)
     if not args.quiet:
         print("method       spearman(count, sharpness)   few/many ratio")
         for m, b in result["balance"].items():
