@@ -100,7 +100,7 @@ def _read_loss_landscape(f: h5py.File, path: Path, x: np.ndarray, y) -> SurfaceR
                 f"{'' if y is None else f', {len(y)} y-coordinates'}); {_READ_FIX}."
             )
         values = values.reshape(shape)
-        loss[region] = np.where(values < 0, np.nan, values)  # -1: not computed yet
+        loss[region] = np.where(values == -1, np.nan, values)  # its fill: not computed yet
     done = np.isfinite(loss["all"])
     return SurfaceResult(x, y, loss, {}, {}, done, {"format": "loss-landscape"}, path=path)
 
@@ -144,7 +144,7 @@ def read_surface(path: str | os.PathLike) -> SurfaceResult:
     Our files of format ``bsam-surface/2`` are stored as the result is (``(ny, nx)``); those of
     the legacy ``bsam-surface/1`` (``(nx, ny)``) are transposed on read. loss-landscape's own
     files (``xcoordinates``, ``ycoordinates``, ``train_loss``, no ``format`` attribute) give region
-    ``"all"`` (and ``"test"`` from ``test_loss``), their ``-1`` fill read as NaN (not computed),
+    ``"all"`` (and ``"test"`` from ``test_loss``), their ``-1`` fill (exactly ``-1``) read as NaN (not computed),
     ``attrs == {"format": "loss-landscape"}`` and no MAE.
 
     Raises

@@ -46,12 +46,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="direction file to use (made there if missing; default OUT with .dirs.h5)",
     )
-    parser.add_argument("--norm", default="filter", choices=NORMS)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random directions")
+    parser.add_argument(
+        "--norm",
+        default=None,
+        choices=NORMS,
+        help="normalization of new directions (default filter); given with an existing "
+        "--dir-file, it must be the recorded one",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of new random directions (default 0); given with an existing --dir-file, it "
+        "must be the recorded one",
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    parser.add_argument("--overwrite", action="store_true", help="recompute an existing file")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="recompute an existing surface file, and remake a direction file that does not "
+        "match the request",
+    )
     parser.set_defaults(func=run)
 
 
@@ -82,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{result.path}: {result.dims}D surface, grid {shape}, {int(result.done.sum())} points done"
         )
+        info = result.attrs.get("directions_info")
+        if info:
+            import json
+
+            d = json.loads(info)
+            print(
+                f"  directions: {result.attrs.get('dir_file') or 'in memory'} ({d.get('method')}"
+                f", seed {d.get('seed')}, norm {d.get('norm')})"
+            )
         for name in result.region_names:
             print(
                 f"  {name:>8}: n={result.count[name]:>6}  loss at origin "

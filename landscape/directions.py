@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from bsam._io import atomic_path
+from bsam._state import state_hash
 from bsam._version import __version__
 from landscape._params import target_tensors, tensors_hash
 from landscape.normalization import check_norm, normalize_direction
@@ -52,7 +53,9 @@ class Directions:
         Whether they are aligned with ``state_dict()`` (parameters and buffers) rather than with
         ``named_parameters()``.
     info:
-        How they were made (JSON-safe: method, seed, norm, ignore_1d, orthogonalized, ...).
+        How they were made (JSON-safe: method, seed, norm, ignore_1d, states, orthogonal, dims)
+        and ``model_hash``, the :func:`bsam._state.state_hash` of the weights they were
+        normalized to.
     source:
         The file they were loaded from or saved to, if any.
     """
@@ -146,6 +149,8 @@ def random_directions(
 ) -> Directions:
     """Seeded random Gaussian directions, normalized to the model's weights.
 
+    ``info`` records the arguments and the model hash of the weights they are normalized to, so
+    a direction file can be checked against a later request (:mod:`landscape.from_checkpoint`).
     Every entry of :math:`x` (then :math:`y`) is drawn from :math:`\\mathcal N(0, 1)` by a
     ``torch.Generator`` seeded with ``seed`` on the CPU, tensor by tensor in the model's order, then
     scaled by :func:`landscape.normalization.normalize_direction` (filter normalization of Li et
@@ -194,6 +199,8 @@ def random_directions(
         "ignore_1d": bool(ignore_1d),
         "states": bool(states),
         "orthogonal": bool(orthogonal),
+        "dims": int(dims),
+        "model_hash": state_hash(model),
     }
     return Directions(axes[0], y, [n for n, _ in named], bool(states), info)
 

@@ -53,6 +53,7 @@ __all__ = [
     "GRID_LAYOUT",
     "SurfaceResult",
     "SurfaceStore",
+    "check_output_surface",
     "read_surface",
 ]
 
@@ -78,6 +79,30 @@ def _jsonable(value: Any) -> Any:
 def _attr(value: Any) -> Any:
     # HDF5 attribute value: strings as-is, everything else as JSON text.
     return value if isinstance(value, str) else json.dumps(_jsonable(value), sort_keys=True)
+
+
+def check_output_surface(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check, before any work, that ``path`` may receive a surface; return it as a Path.
+
+    Accepted: a missing file, any file with ``overwrite``, or one of our surface files (which
+    :class:`SurfaceStore` then resumes or refuses by its request). Anything else raises
+    ``ValueError`` naming the file and the fix, so that nothing the user had is replaced.
+    """
+    path = Path(path)
+    if overwrite or not path.exists():
+        return path
+    with open_read(path, _FIX) as f:
+        try:
+            fmt = f.attrs.get("format")
+            keys = sorted(f.keys())[:6]
+        except (OSError, KeyError, TypeError) as err:
+            raise damaged(path, "its metadata", err, _FIX) from err
+    if fmt not in (SURFACE_FORMAT, LEGACY_FORMAT):
+        what = "no 'format' attribute" if fmt is None else f"format {fmt!r}"
+        raise ValueError(
+            f"{path} exists and is not a bsam surface file ({what}; it holds {keys}); {_FIX}."
+        )
+    return path
 
 
 def _swap(grid: np.ndarray, legacy: bool) -> np.ndarray:

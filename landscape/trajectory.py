@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscape._params import target_tensors
+from landscape._params import state_hash, target_tensors
 from landscape.directions import Directions
 
 __all__ = ["pca_directions", "project_trajectory"]
@@ -154,6 +154,8 @@ def pca_directions(
         "states": bool(states),
         "norm": "none",
         "explained_variance_ratio": [float(r) for r in ratio[:2]],
+        "dims": 2,
+        "model_hash": state_hash(model),
     }
     return Directions(axes[0], axes[1], [n for n, _ in named], bool(states), info), ratio
 

@@ -7,7 +7,9 @@ state). Save with :func:`analyses.plotting.save_figure`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,14 @@ from matplotlib.figure import Figure
 
 from bsam.regions import region_arguments
 
-__all__ = ["plot_density", "plot_curvature_bars", "BAR_QUANTITIES"]
+__all__ = [
+    "plot_density",
+    "plot_curvature_bars",
+    "plot_hessian_file",
+    "hessian_kinds",
+    "BAR_QUANTITIES",
+    "HESSIAN_KINDS",
+]
 
 #: Quantities :func:`plot_curvature_bars` can draw, with the error bar each one carries.
 BAR_QUANTITIES: dict[str, str] = {
@@ -183,3 +192,88 @@ def plot_curvature_bars(
     ax.axhline(0.0, color="0.5", lw=0.6)
     ax.set_ylabel(_LABELS[quantity])
     return fig
+
+
+#: What :func:`plot_hessian_file` draws: the density and one bar chart per quantity.
+HESSIAN_KINDS: tuple[str, ...] = ("density", *BAR_QUANTITIES)
+
+
+def hessian_kinds(result: Mapping[str, Any]) -> list[str]:
+    """The kinds of :data:`HESSIAN_KINDS` that ``result`` holds data for, in that order.
+
+    ``density`` when some region has a density; a bar quantity when some region has a finite
+    value of it.
+    """
+    entries = result["regions"].values()
+    found = [k for k in ("density",) if any(e.get("density") for e in entries)]
+    for q in BAR_QUANTITIES:
+        if any(isinstance(e.get(q), (int, float)) and np.isfinite(e[q]) for e in entries):
+            found.append(q)
+    return found
+
+
+def plot_hessian_file(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    kinds: Sequence[str] | None = None,
+    overwrite: bool = True,
+) -> list[Path]:
+    """Draw the figures of a curvature JSON (:func:`analyses.curvature.save_curvature`).
+
+    Parameters
+    ----------
+    path:
+        The JSON written by ``bsam hessian`` (``{"provenance", "regions"}``).
+    out_dir:
+        Output folder; files ``<stem>_density`` and ``<stem>_<quantity>`` (PNG+PDF).
+    kinds:
+        From :data:`HESSIAN_KINDS` (or ``"all"``); default: every kind the file holds
+        (:func:`hessian_kinds`). A kind the file does not hold is refused, naming those it does.
+    overwrite:
+        Replace existing figures (``False``: ``FileExistsError`` before drawing).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from analyses.plotting.surfaces import save_figure
+    from bsam._io import check_output_dir, read_json
+
+    path = Path(path)
+    result = read_json(path)
+    if not isinstance(result, Mapping) or not isinstance(result.get("regions"), Mapping):
+        raise ValueError(
+            f"{path} is not a curvature result: expected a JSON object with 'regions' (written "
+            "by `bsam hessian`)."
+        )
+    held = hessian_kinds(result)
+    if not held:
+        raise ValueError(f"Nothing to plot in {path}: no region has a density or a finite value.")
+    wanted = held if kinds is None or "all" in kinds else list(dict.fromkeys(kinds))
+    unknown = [k for k in wanted if k not in HESSIAN_KINDS]
+    if unknown:
+        raise ValueError(
+            f"Invalid kind(s) {unknown} for a curvature file; choose from {list(HESSIAN_KINDS)}."
+        )
+    missing = [k for k in wanted if k not in held]
+    if missing:
+        raise ValueError(f"Invalid kind(s) {missing}: {path} holds no such data; it holds {held}.")
+    out = Path(out_dir)
+    bases = {k: out / f"{path.stem}_{k}" for k in wanted}
+    files = [b.with_name(f"{b.name}.{e}") for b in bases.values() for e in ("png", "pdf")]
+    check_output_dir(out, files, overwrite=overwrite)
+    written: list[Path] = []
+    for kind, base in bases.items():
+        if kind == "density":
+            fig = plot_density(result, region_names=_with(result, "density"))
+        else:
+            fig = plot_curvature_bars(result, kind, region_names=_with(result, kind))
+        written += save_figure(fig, base)
+    return written
+
+
+def _with(result: Mapping[str, Any], key: str) -> list[str]:
+    # Regions whose entry has the key (an empty region still has it, as NaN or None).
+    return [n for n, e in result["regions"].items() if key in e]
