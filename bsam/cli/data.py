@@ -130,6 +130,8 @@ def dataset_info(name: str, *, many: int = 100, few: int = 20, **kwargs: Any) ->
 def run(args: argparse.Namespace) -> int:
     """Run ``bsam data show`` or ``bsam data info``."""
     if args.action == "show":
+        if args.n < 1:  # before loading: generating a data set can take a while
+            raise ValueError(f"Invalid --n {args.n}; it must be >= 1.")
         ds = _load(args, args.split)
         path = contact_sheet(
             ds, args.out, n=args.n, sort=args.sort, title=f"{args.data} / {args.split}"
