@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,39 @@ from analyses.curvature._operator import (
     _random_vector,
 )
 
-__all__: list[str] = []
+__all__ = ["t_quantile", "CI_LEVEL", "SD_BOUND_LEVEL"]
+
+
+#: One-sided level of the upper confidence bound on the standard deviation (see _se_upper).
+SD_BOUND_LEVEL = 0.90
+#: Two-sided level of the reported interval ``estimate +- t * std_error``.
+CI_LEVEL = 0.95
+
+
+@functools.lru_cache(maxsize=4096)
+def _chi2_low(dof: int) -> float:
+    """The ``1 - SD_BOUND_LEVEL`` quantile of the chi-square distribution with ``dof`` dof."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(1.0 - SD_BOUND_LEVEL, dof))
+
+
+@functools.lru_cache(maxsize=4096)
+def t_quantile(dof: int, level: float = CI_LEVEL) -> float:
+    """The two-sided ``level`` quantile of Student's t with ``dof`` degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + level / 2.0, dof))
+
+
+def _se_upper(m2: float, m: int) -> float:
+    r"""Upper 90% confidence bound of the standard error from ``m`` terms with ``m2 = sum (x - mean)^2``.
+
+    :math:`\sqrt{m_2 / \chi^2_{0.10,\,m-1}} / \sqrt m`: the sample variance is divided by the
+    lower chi-square quantile instead of ``m - 1``, so a lucky small variance (which a skewed
+    term distribution makes frequent at small ``m``) neither stops sampling nor shrinks the bar.
+    """
+    return math.sqrt(m2 / _chi2_low(m - 1) / m)
 
 
 def _sample_until(
@@ -26,12 +59,13 @@ def _sample_until(
     rel_se: float | None,
     max_samples: int,
     min_samples: int,
-) -> tuple[float, float, int, bool]:
+) -> tuple[float, float, int, bool, float]:
     """Average ``draw()`` until ``se <= rel_se * |offset + mean|`` or ``max_samples`` draws.
 
-    Welford's running mean and variance; the standard error is ``sd / sqrt(m)`` with the unbiased
-    sample standard deviation. Returns ``(mean, se, m, reached)``; with ``rel_se=None`` exactly
-    ``max_samples`` draws are taken and ``reached`` is True.
+    Welford's running mean and variance; ``se`` is the upper confidence bound :func:`_se_upper`
+    of the standard error, so the rule does not stop on a lucky small variance. Returns
+    ``(mean, se, m, reached, sample_se)`` with ``sample_se = sd / sqrt(m)`` (the plain estimate);
+    with ``rel_se=None`` exactly ``max_samples`` draws are taken and ``reached`` is True.
     """
     mean, m2, m = 0.0, 0.0, 0
     reached = False
@@ -41,19 +75,18 @@ def _sample_until(
         delta = x - mean
         mean += delta / m
         m2 += delta * (x - mean)
-        if rel_se is not None and m >= min_samples:
-            se = math.sqrt(m2 / (m - 1) / m)
-            if se <= rel_se * abs(offset + mean):
-                reached = True
-                break
-    se = (
-        math.sqrt(m2 / (m - 1) / m)
-        if m > 1
-        else (0.0 if m == 1 and max_samples == 1 else float("nan"))
-    )
+        if rel_se is not None and m >= min_samples and _se_upper(m2, m) <= rel_se * abs(
+            offset + mean
+        ):
+            reached = True
+            break
+    if m > 1:
+        se, sample_se = _se_upper(m2, m), math.sqrt(m2 / (m - 1) / m)
+    else:
+        se = sample_se = 0.0 if m == 1 and max_samples == 1 else float("nan")
     if rel_se is None:
         reached = True
-    return mean, se, m, reached
+    return mean, se, m, reached, sample_se
 
 
 class _Probes:

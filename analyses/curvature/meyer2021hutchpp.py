@@ -12,8 +12,10 @@ approximately the dominant eigenvectors, and with :math:`P = I - QQ^\top`
 The first term is exact (``s`` products for :math:`AS`, ``s`` for :math:`AQ`); the second is
 Hutchinson's estimator on the deflated operator, whose variance
 :math:`2\|PAP\|_F^2` is small when the spectrum decays. Because the sketch is independent of the
-probes :math:`g_i`, the estimator is unbiased given :math:`Q`, and its standard error is the
-sample standard deviation of the deflated terms over :math:`\sqrt m`. Probes are drawn until that
+probes :math:`g_i`, the estimator is unbiased given :math:`Q`, and its standard error is that of
+the deflated terms, taken as the upper 90% confidence bound of the sample standard deviation over
+:math:`\sqrt m` (see :class:`~analyses.curvature.results.TraceResult`; the 95% interval is
+:math:`\pm t_{0.975,\,m-1}` of it). Probes are drawn until that
 error is at most ``rel_se`` of the estimate (the adaptive stopping of Persson, Cortinovis, Kressner
 2022, with a fixed sketch). Any orthonormal ``basis`` (e.g. a Lanczos basis) may replace the
 sketch.
@@ -116,7 +118,7 @@ def hutchpp_trace(
             f"Invalid max_matvecs value: {max_matvecs}; {op.count} products went to the basis, "
             f"leaving fewer than min_samples={min_samples} probes."
         )
-    mean, se, m, reached = _sample_until(
+    mean, se, m, reached, sample_se = _sample_until(
         draw, offset=exact, rel_se=rel_se, max_samples=budget, min_samples=min_samples
     )
-    return TraceResult(exact + mean, se, op.count, reached, "hutchpp", m, s)
+    return TraceResult(exact + mean, se, op.count, reached, "hutchpp", m, s, sample_se)

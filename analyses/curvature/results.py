@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,8 +81,11 @@ class TraceResult:
     estimate:
         The trace estimate.
     std_error:
-        Its standard error: sample standard deviation of the Hutchinson terms over
-        :math:`\sqrt{m}` (for Hutch++ the exact sketch part contributes no variance).
+        Its standard error, conservatively: the upper 90% confidence bound of the Hutchinson
+        terms' standard deviation, :math:`s_m \sqrt{(m-1)/\chi^2_{0.10,\,m-1}}`, over
+        :math:`\sqrt{m}` (for Hutch++ the exact sketch part contributes no variance). The stopping
+        rule uses it, and the 95% interval is ``estimate +- t_{0.975, m-1} * std_error``
+        (:meth:`interval`).
     num_matvecs:
         Matrix-vector products used in total.
     converged:
@@ -92,6 +96,8 @@ class TraceResult:
         Number of Hutchinson terms :math:`m` behind the standard error.
     sketch_size:
         Hutch++ sketch dimension (0 for Hutchinson).
+    sample_std_error:
+        The plain estimate :math:`s_m / \sqrt m` (NaN when not recorded).
     """
 
     estimate: float
@@ -101,11 +107,34 @@ class TraceResult:
     method: str
     num_samples: int
     sketch_size: int = 0
+    sample_std_error: float = float("nan")
 
     @property
     def relative_std_error(self) -> float:
         """``std_error / |estimate|``."""
         return abs(self.std_error / self.estimate) if self.estimate != 0 else float("inf")
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of the standard error, ``num_samples - 1`` (0: exact or unknown)."""
+        return max(int(self.num_samples) - 1, 0)
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        r"""The ``level`` confidence interval :math:`\hat t \pm t_{(1+\text{level})/2,\,m-1}\,\mathrm{SE}`.
+
+        An exact result (``std_error == 0``, e.g. a Hutch++ sketch spanning the space) is the
+        point itself; fewer than two terms give ``(-inf, inf)``.
+        """
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"Invalid level value: {level!r}; pass a number in (0, 1).")
+        if self.std_error == 0.0:
+            return (self.estimate, self.estimate)
+        if self.dof < 1 or not math.isfinite(self.std_error):
+            return (-math.inf, math.inf)
+        from analyses.curvature._stopping import t_quantile
+
+        half = t_quantile(self.dof, level) * self.std_error
+        return (self.estimate - half, self.estimate + half)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary."""
@@ -118,6 +147,10 @@ class TraceResult:
             "method": self.method,
             "num_samples": int(self.num_samples),
             "sketch_size": int(self.sketch_size),
+            "sample_std_error": float(self.sample_std_error),
+            "dof": self.dof,
+            "ci95": list(self.interval(0.95)),
+            "std_error_rule": "upper 90% confidence bound of the sample SD / sqrt(m)",
         }
 
 
