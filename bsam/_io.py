@@ -76,15 +76,15 @@ def _nearest_existing(folder: Path) -> Path:
     return folder
 
 
-def _check_writable(folder: Path, flag: str) -> None:
+def _check_writable(target: Path, folder: Path, flag: str) -> None:
     base = _nearest_existing(folder)
     if not base.is_dir():
         raise ValueError(
-            f"Invalid {flag} {folder}: {base} is a file, not a folder; choose another {flag}."
+            f"Invalid {flag} {target}: {base} is a file, not a folder; choose another {flag}."
         )
     if not os.access(base, os.W_OK | os.X_OK):
         raise ValueError(
-            f"Invalid {flag} {folder}: the folder {base} is not writable; choose another {flag}."
+            f"Invalid {flag} {target}: the folder {base} is not writable; choose another {flag}."
         )
 
 
@@ -102,7 +102,7 @@ def check_output_file(path: str | os.PathLike, *, flag: str = "--out") -> Path:
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"Invalid {flag} {path}: it is a folder; give a file path.")
-    _check_writable(path.parent, flag)
+    _check_writable(path, path.parent, flag)
     return path
 
 
@@ -126,7 +126,7 @@ def check_output_dir(
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"Invalid {flag} {folder}: it is a file; give a folder for the figures.")
-    _check_writable(folder, flag)
+    _check_writable(folder, folder, flag)
     if not overwrite:
         existing = [Path(f) for f in files if Path(f).exists()]
         if existing:

@@ -74,11 +74,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``bsam surface``; print where the file is and each region's loss at the origin."""
+    import sys
+    import warnings
+
     from landscape.distributed import world
     from landscape.from_checkpoint import checkpoint_surface
 
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
-    result = checkpoint_surface(
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = _surface(checkpoint_surface, args, regions)
+    for w in caught:
+        print(f"bsam surface: warning: {w.message}", file=sys.stderr)
+    _summary(result, args.quiet or world()[0] != 0)
+    return 0
+
+
+def _surface(checkpoint_surface, args: argparse.Namespace, regions: list[str]):
+    return checkpoint_surface(
         args.checkpoint,
         out=args.out,
         dims=args.dims,
@@ -94,8 +107,13 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         overwrite=args.overwrite,
     )
-    if not args.quiet and world()[0] == 0:
-        shape = "x".join(str(n) for n in result.done.shape)
+
+
+def _summary(result, quiet: bool) -> None:
+    """Print where the surface is, which directions it used, each region's value at the origin."""
+    if not quiet:
+        axes = (result.xcoords, result.ycoords)
+        shape = "x".join(str(len(c)) for c in axes if c is not None)  # nx x ny
         print(
             f"{result.path}: {result.dims}D surface, grid {shape}, {int(result.done.sum())} points done"
         )
@@ -113,4 +131,3 @@ def run(args: argparse.Namespace) -> int:
                 f"  {name:>8}: n={result.count[name]:>6}  loss at origin "
                 f"{result.at_origin(name):.4f}  MAE {result.at_origin(name, 'mae'):.4f}"
             )
-    return 0

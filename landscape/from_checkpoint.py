@@ -19,7 +19,7 @@ from torch import nn
 
 from bsam._io import check_output_file
 from bsam._state import state_hash
-from bsam.regions import ShotRegions, region_arguments
+from bsam.regions import ALL_REGIONS, ShotRegions, region_arguments
 from landscape import distributed
 from landscape.directions import Directions, load_directions, random_directions, save_directions
 from landscape.store import SurfaceResult, check_output_surface
@@ -82,6 +82,17 @@ def _mismatch(dirs: Directions, model_hash: str, request: dict[str, Any], dims: 
     if dirs.dims < dims:
         return f"{where} holds 1 direction but dims={dims} needs 2"
     return None
+
+
+def _check_early(region_names: Sequence[str] | None, batch_size: int) -> None:
+    # What compute_surface would refuse, refused before a direction file is written.
+    unknown = [r for r in (region_names or ()) if r not in ALL_REGIONS]
+    if unknown:
+        raise ValueError(
+            f"Invalid region name(s) {unknown}; choose from {list(ALL_REGIONS)} (--regions)."
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Invalid batch_size {batch_size!r}; it must be an int >= 1.")
 
 
 def _directions(
@@ -152,6 +163,7 @@ def checkpoint_surface(
 
     regions, region_names = region_arguments(regions, region_names, where="checkpoint_surface")
     xs, ys = parse_grid(grid, dims)
+    _check_early(region_names, batch_size)
     out = check_output_surface(check_output_file(out), overwrite=overwrite)
     dir_path = Path(dir_file) if dir_file is not None else out.with_suffix(".dirs.h5")
     check_output_file(dir_path, flag="--dir-file")
