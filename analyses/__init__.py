@@ -3,7 +3,10 @@
 * :mod:`analyses.curvature` -- Hessian/GGN products, eigenvalues, trace, spectral density;
 * :mod:`analyses.plotting` -- matplotlib figures of surfaces and spectra;
 * :mod:`analyses.tables` -- Markdown/CSV/LaTeX tables;
-* :mod:`analyses.reproduce` -- the paper's artefacts from one call (``bsam reproduce``).
+* :mod:`analyses.reproduce` -- the paper's artefacts from one call (``bsam reproduce``);
+* :func:`compare_flatness` (:mod:`analyses.compare`) -- surfaces and curvature of several models
+  per region, pooled over seeds, as one table and one figure;
+* :mod:`analyses.notebooks` -- parameters and inline display of the ``figures/`` notebooks.
 
 The subpackages are imported on first use (PEP 562): ``import analyses`` is cheap, and
 ``analyses.curvature`` imports torch only when it is touched.
@@ -16,11 +19,25 @@ from typing import TYPE_CHECKING
 from bsam import _lazy_exports
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see ``__getattr__``
-    from analyses import curvature, plotting, reproduce, tables
+    from analyses import compare, curvature, notebooks, plotting, reproduce, tables
+    from analyses.compare import FlatnessComparison, compare_flatness
 
-__all__ = ["curvature", "plotting", "reproduce", "tables"]
+__all__ = [
+    "compare",
+    "curvature",
+    "notebooks",
+    "plotting",
+    "reproduce",
+    "tables",
+    "compare_flatness",
+    "FlatnessComparison",
+]
+_MODULES = __all__[:6]
 
-#: Each public name is the subpackage (or module) of that name.
-_EXPORTS: dict[str, str] = {name: f"analyses.{name}" for name in __all__}
+#: Module that defines each public name (a subpackage or module stands for itself).
+_EXPORTS: dict[str, str] = {
+    **{name: f"analyses.{name}" for name in _MODULES},
+    **dict.fromkeys(("compare_flatness", "FlatnessComparison"), "analyses.compare"),
+}
 
 __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
