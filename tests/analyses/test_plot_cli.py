@@ -65,17 +65,9 @@ def _hessian(tmp_path):
     regions = ShotRegions.fit(train, bin_width=1.0, lower=0.0, upper=3.0)
     y = torch.tensor([1.2, 1.7, 2.2, 0.3, 1.4, 2.9, 0.8, 1.1], dtype=torch.float64)
     X = torch.randn(8, 3, dtype=torch.float64)
-    res = region_curvature(
-        net,
-        (X, y),
-        regions,
-        metrics=("lambda_max", "trace", "density"),
-        tol=1e-6,
-        sketch_size=2,
-        density_probes=1,
-        density_steps=4,
-        trace_max_matvecs=20,
-    )
+    options = dict(tol=1e-6, sketch_size=2, density_probes=1, density_steps=4)
+    metrics = ("lambda_max", "trace", "density")
+    res = region_curvature(net, (X, y), regions, metrics=metrics, trace_max_matvecs=20, **options)
     return save_curvature(res, tmp_path / "h.json")[0]
 
 

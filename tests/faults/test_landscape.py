@@ -54,6 +54,16 @@ def flip_bits(path: Path, key: str) -> None:
     path.write_bytes(bytes(raw))
 
 
+def read_only_folder(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with mode 0o555; for root (who writes anywhere) ``os.access`` says so too."""
+    folder.mkdir()
+    folder.chmod(0o555)
+    real = os.access
+    if os.geteuid() == 0:
+        monkeypatch.setattr(os, "access", lambda p, m, **kw: Path(p) != folder and real(p, m, **kw))
+    return folder
+
+
 def flags_exist(command: str, message: str) -> None:
     """Every ``--flag`` a message suggests is an option of ``bsam <command>``."""
     sub = build_parser()._subparsers._group_actions[0].choices[command]
@@ -197,12 +207,7 @@ def test_surface_fault(case, made, tmp_path, capsys):
 
 
 def test_out_in_a_read_only_folder(made, tmp_path, capsys, monkeypatch):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
-    real = os.access
-    if os.geteuid() == 0:  # root writes anywhere: make the folder read-only as a user sees it
-        monkeypatch.setattr(os, "access", lambda p, m, **kw: Path(p) != ro and real(p, m, **kw))
+    ro = read_only_folder(tmp_path / "ro", monkeypatch)
     snap = Snapshot(tmp_path)
     result = run_cli(capsys, "surface", made[1], "--grid", GRID, "--out", ro / "s.h5")
     assert_user_error(result, r"Invalid --out .*ro/s\.h5: the folder .*ro is not writable")

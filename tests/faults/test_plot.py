@@ -17,7 +17,7 @@ import pytest
 
 from landscape.store import SurfaceStore
 from tests.faults._harness import Snapshot, assert_user_error, run_cli
-from tests.faults.test_landscape import flags_exist, flip_bits
+from tests.faults.test_landscape import flags_exist, flip_bits, read_only_folder
 from tests.landscape.test_layout import loss_landscape_file
 
 X, Y = np.linspace(-1, 1, 3), np.linspace(-1, 1, 2)
@@ -156,12 +156,7 @@ def test_plot_fault(case, tmp_path, capsys):
 
 def test_out_in_a_read_only_folder(tmp_path, capsys, monkeypatch):
     s2 = surface_file(tmp_path / "s.h5")
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
-    real = os.access
-    if os.geteuid() == 0:  # root writes anywhere: make the folder read-only as a user sees it
-        monkeypatch.setattr(os, "access", lambda p, m, **kw: Path(p) != ro and real(p, m, **kw))
+    ro = read_only_folder(tmp_path / "ro", monkeypatch)
     snap = Snapshot(tmp_path)
     result = run_cli(capsys, "plot", s2, "--out", ro / "figs")
     assert_user_error(result, r"Invalid --out .*figs: the folder .*ro is not writable")
