@@ -5,11 +5,21 @@
 # MAE 6.67) next to the one over the few-shot samples (sharp, MAE 10.68). This script draws it for
 # the models of the reproduction, plus the same pair for SQINV and BSAM on one colour scale and
 # the 1D curves of every region. Run `python figures/figure1.py [--quick] [--out DIR]`.
+# Opened as a notebook, set the parameters below (or `BSAM_QUICK=1`); outputs go under the
+# repository root whatever the notebook's folder.
+
+# %% tags=["parameters"]
+quick = None  # True: quick settings; None: `--quick` or BSAM_QUICK=1
+out = None  # output folder (relative: to the repository root); None: `--out`, BSAM_OUT, default
+overrides = {}  # ReproduceConfig fields, e.g. {"surface_points_2d": 31, "surface_span": 0.5}
 
 # %%
-from _common import build
+from analyses.notebooks import build, show
 
-cfg, result, section = build("figure1", stages=("train", "surface"))
+cfg, result, section = build(
+    "figure1", stages=("train", "surface"), quick=quick, out=out, overrides=overrides
+)
+show(section, cfg)
 
 # %% [markdown]
 # Change the surface settings of the config (`surface_points_2d`, `surface_span`,
