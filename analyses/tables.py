@@ -1,7 +1,10 @@
 """Render result tables as Markdown, CSV and LaTeX from one list of rows.
 
 A table is a list of dicts (one per row) plus the column keys to show; numbers are formatted with
-``floatfmt``, NaN is shown as an en dash, and a ``(mean, std)`` tuple as ``mean ± std``.
+``floatfmt``, NaN is shown as an en dash, and a ``(mean, std)`` tuple as ``mean ± std``. A value
+that failed its certificate (a Ritz value whose certified relative residual exceeds its tolerance)
+is wrapped in :class:`NotConverged` and shown as ``n/c`` in every format (Markdown, CSV, LaTeX),
+never as a number; Markdown and LaTeX then end with the footnote :data:`NC_NOTE`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,45 @@ from pathlib import Path
 
 from bsam._io import atomic_path
 
-__all__ = ["format_cell", "to_markdown", "to_csv", "to_latex", "write_table"]
+__all__ = [
+    "format_cell",
+    "to_markdown",
+    "to_csv",
+    "to_latex",
+    "write_table",
+    "NotConverged",
+    "NC_MARK",
+    "NC_NOTE",
+]
+
+#: How a :class:`NotConverged` cell is shown, in every format.
+NC_MARK = "n/c"
+#: The footnote of a table with an ``n/c`` cell.
+NC_NOTE = "n/c: not converged (certified relative residual above tol); the value is withheld."
+
+
+class NotConverged(float):
+    """A number that failed its certificate: shown as :data:`NC_MARK`, still a float underneath."""
+
+    def __repr__(self) -> str:
+        return f"NotConverged({float(self)!r})"
+
+
+def _is_nc(value: object) -> bool:
+    if isinstance(value, tuple) and len(value) == 2:
+        return isinstance(value[0], NotConverged)
+    return isinstance(value, NotConverged)
+
+
+def _has_nc(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> bool:
+    return any(_is_nc(row.get(c)) for row in rows for c in columns)
 
 
 def format_cell(value: object, floatfmt: str = ".3f") -> str:
-    """Text of one cell: floats with ``floatfmt``, NaN as "–", ``(mean, std)`` as "mean ± std"."""
+    """Text of one cell: floats with ``floatfmt``, NaN as "–", ``(mean, std)`` as "mean ± std",
+    a :class:`NotConverged` value (or a pair whose mean is one) as "n/c"."""
+    if _is_nc(value):
+        return NC_MARK
     if isinstance(value, tuple) and len(value) == 2:
         mean, std = value
         if std is None or (isinstance(std, float) and math.isnan(std)):
@@ -48,11 +85,14 @@ def to_markdown(
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join([":---"] + ["---:"] * (len(columns) - 1)) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(format_cell(row.get(c), floatfmt) for c in columns) + " |")
+    if _has_nc(rows, columns):
+        lines += ["", NC_NOTE]
     return "\n".join(lines)
 
 
 def to_csv(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
-    """CSV text with full-precision numbers; ``(mean, std)`` cells become ``<col>_mean``/``<col>_std``."""
+    """CSV text with full-precision numbers; ``(mean, std)`` cells become ``<col>_mean``/``<col>_std``;
+    a :class:`NotConverged` cell is ``n/c`` (its std left empty)."""
     flat_cols: list[str] = []
     for c in columns:
         if any(isinstance(r.get(c), tuple) for r in rows):
@@ -66,7 +106,9 @@ def to_csv(rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> str:
         out = []
         for c in columns:
             v = row.get(c)
-            if f"{c}_mean" in flat_cols:
+            if _is_nc(v):
+                out += [NC_MARK, ""] if f"{c}_mean" in flat_cols else [NC_MARK]
+            elif f"{c}_mean" in flat_cols:
                 out += list(v) if isinstance(v, tuple) else [v, ""]
             else:
                 out.append(v)
@@ -93,7 +135,10 @@ def to_latex(
     lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(esc(h) for h in _headers(columns, headers)) + r" \\", r"\midrule"]
     for row in rows:
         lines.append(" & ".join(esc(format_cell(row.get(c), floatfmt)) for c in columns) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if _has_nc(rows, columns):
+        lines.append(rf"\\[2pt] {{\footnotesize {esc(NC_NOTE)}}}")
+    lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
 

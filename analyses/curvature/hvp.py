@@ -42,6 +42,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp
 
+from analyses.curvature._ggn_check import check_output_hessian
 from analyses.curvature.selection import (
     ParamSpec,
     mask_indices,
@@ -180,6 +181,8 @@ class CurvatureOperator:
                 "batches. Use 'double_backward' or cache=True."
             )
         self.hvp_method = hvp_method
+        if curvature == "ggn" and not isinstance(loss, str):
+            check_output_hessian(self)
         self._graphs: list[tuple[list[torch.Tensor], tuple[torch.Tensor, ...]]] | None = None
         self.num_matvecs = 0
 

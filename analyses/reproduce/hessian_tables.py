@@ -1,4 +1,9 @@
-"""Table 8 and the flatness-across-regions data, from the Hessian stage's JSON files."""
+"""Table 8 and the flatness-across-regions data, from the Hessian stage's JSON files.
+
+An eigenvalue is trusted only if its certified relative residual is at most the tolerance it was
+computed with (:func:`certified`); a cell with an unconverged seed is :class:`NotConverged` in
+Table 8 (shown as ``n/c``) and NaN in the flatness data and the few-shot claims, never a number.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,29 @@ from pathlib import Path
 
 from analyses.reproduce.config import METHOD_LABELS, ReproduceConfig
 from analyses.reproduce.results import mean_std
+from analyses.tables import NotConverged
 from bsam._io import read_json
 
-__all__ = ["table8", "flatness_rows", "few_shot_means", "HESSIAN_METRICS"]
+__all__ = ["table8", "flatness_rows", "few_shot_means", "certified", "HESSIAN_METRICS"]
 
 HESSIAN_METRICS: tuple[str, ...] = ("lambda_max", "lambda_min", "trace")
 _DATA_LABEL = {"train": "train (few-shot samples)", "test": "test"}
+_WHICH = {"lambda_max": "LA", "lambda_min": "SA"}
+
+
+def certified(entry: Mapping, metric: str, tol: float) -> bool:
+    """Whether ``entry``'s ``metric`` (lambda_max/lambda_min) has relative residual <= ``tol``.
+
+    The residual rule decides, not a stored flag (files from before the certified residuals
+    could say converged at relative residual 260); the entry's own ``tol`` wins over ``tol``.
+    Other metrics, and entries without eigen details, count as certified.
+    """
+    eigen = (entry.get("eigen") or {}).get(_WHICH.get(metric, ""))
+    if not eigen:
+        return True
+    rel = eigen.get("relative_residuals") or [math.nan]
+    tol = float(eigen.get("tol") or tol)
+    return all(float(r) <= tol for r in rel[:1])
 
 
 def _collect(
@@ -23,12 +45,22 @@ def _collect(
     table: dict[tuple[str, str, str], dict[str, list[float]]] = {}
     for (method, _seed, split), path in sorted(hessian.items()):
         data = read_json(path)
+        tol = float(((data.get("provenance") or {}).get("settings") or {}).get("tol", 1e-3))
         for region, entry in data["regions"].items():
             cell = table.setdefault((method, split, region), {m: [] for m in (*HESSIAN_METRICS, "trace_se")})
             for metric in (*HESSIAN_METRICS, "trace_se"):
                 value = entry.get(metric)
-                cell[metric].append(math.nan if value is None else float(value))
+                value = math.nan if value is None else float(value)
+                cell[metric].append(value if certified(entry, metric, tol) else NotConverged(value))
     return table
+
+
+def _cell(values: list[float], *, mark: bool) -> tuple[float, float]:
+    """``mean_std`` of the seeds; with an unconverged seed: ``n/c`` (``mark``) or NaN."""
+    mean, std = mean_std([float(v) for v in values])
+    if any(isinstance(v, NotConverged) for v in values):
+        return (NotConverged(mean), std) if mark else (math.nan, math.nan)
+    return mean, std
 
 
 def table8(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> tuple[list[dict], list[str]]:
@@ -50,7 +82,7 @@ def table8(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -
                 "data": _DATA_LABEL[split],
                 "method": METHOD_LABELS.get(method, method),
                 "seeds": len(cell["trace"]),
-                **{m: mean_std(cell[m]) for m in HESSIAN_METRICS},
+                **{m: _cell(cell[m], mark=True) for m in HESSIAN_METRICS},
             })
     return rows, ["region", "data", "method", "seeds", *HESSIAN_METRICS]
 
@@ -64,7 +96,7 @@ def flatness_rows(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], P
             cell = collected.get((method, "test", region))
             if cell is not None:
                 rows.append({"method": method, "region": region,
-                             **{m: mean_std(cell[m]) for m in ("lambda_max", "trace")}})
+                             **{m: _cell(cell[m], mark=False) for m in ("lambda_max", "trace")}})
     return rows
 
 
@@ -78,5 +110,5 @@ def few_shot_means(
     for method in cfg.hessian_methods:
         cell = collected.get((method, "train", "few"))
         if cell is not None:
-            out[method] = {m: mean_std(cell[m])[int(std)] for m in ("lambda_max", "trace")}
+            out[method] = {m: _cell(cell[m], mark=False)[int(std)] for m in ("lambda_max", "trace")}
     return out
