@@ -226,6 +226,8 @@ def region_curvature(
     data_info: Mapping[str, Any] | None = None,
     quiet: bool = True,
     names: Sequence[str] | None = None,
+    completed: Mapping[str, Mapping[str, Any]] | None = None,
+    on_region: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     r"""Curvature metrics of the loss on each region, with provenance.
 
@@ -263,6 +265,12 @@ def region_curvature(
         Description of the data for the provenance (name, root, split, ...).
     quiet:
         No progress bar.
+    completed:
+        Entries of regions already finished by the same request (e.g. read back from a partial
+        file): reused as they are, not recomputed (every region's seeds are derived from
+        ``seed`` and its name alone, so a resumed run equals an uninterrupted one).
+    on_region:
+        Called as ``on_region(name, entry)`` after each region is computed (e.g. to save it).
 
     Returns
     -------
@@ -299,6 +307,9 @@ def region_curvature(
         for name in progress(names, desc="curvature per region", quiet=quiet):
             mask = region_masks[name]
             seeds[name] = {m: _sub_seed(seed, name, m) for m in metrics}
+            if completed and name in completed:
+                results[name] = dict(completed[name])
+                continue
             if mask is not None and not bool(torch.as_tensor(mask).any()):
                 warnings.warn(
                     f"Region {name!r} has no sample in the data: its curvature is NaN.",
@@ -320,6 +331,8 @@ def region_curvature(
             used_method, param_names = op.hvp_method, op.param_names
             results[name] = _region_entry(op, name, metrics, settings, seeds[name])
             op.release()
+            if on_region is not None:
+                on_region(name, results[name])
     first = next(iter(model.parameters()), None)
     provenance = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
