@@ -241,7 +241,12 @@ def _curvlinops(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict:
     try:
         from curvlinops import HessianLinearOperator
     except Exception as err:  # noqa: BLE001 - optional cross-check (backpack pulls torchvision)
-        return {"available": False, "error": f"{type(err).__name__}: {err}"}
+        return {
+            "available": False,
+            "error": f"{type(err).__name__}: {err}",
+            "install": 'pip install -e ".[bench]"',
+        }
+    from importlib.metadata import version
 
     class _Squeeze(nn.Module):
         def __init__(self, net: nn.Module) -> None:
@@ -253,7 +258,7 @@ def _curvlinops(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict:
 
     wrapped = _Squeeze(model).eval()
     params = [p for p in wrapped.parameters() if p.requires_grad]
-    out: dict[str, Any] = {"available": True}
+    out: dict[str, Any] = {"available": True, "version": version("curvlinops-for-pytorch")}
     t0 = time.perf_counter()
     H = HessianLinearOperator(wrapped, nn.L1Loss(), params, [(X, y)])
     out["setup_s_with_deterministic_check"] = time.perf_counter() - t0

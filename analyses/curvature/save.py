@@ -29,6 +29,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "trace_hvps",
     "num_hvps",
     "seconds",
+    "lambda_max_converged",
+    "lambda_min_converged",
 )
 
 
@@ -39,13 +41,20 @@ def _residual(entry: Mapping[str, Any], which: str) -> float:
     return float(eigen[which]["residuals"][0])
 
 
+def _converged(entry: Mapping[str, Any], which: str) -> bool | str:
+    eigen = entry.get("eigen")
+    return bool(eigen[which]["converged"]) if eigen else ""
+
+
 def save_curvature(
     result: Mapping[str, Any], path: str | os.PathLike, *, csv_path: str | os.PathLike | None = None
 ) -> tuple[Path, Path]:
     """Write a :func:`region_curvature` result to JSON (everything) and CSV (one row per region).
 
     Both files are written atomically. The CSV goes beside the JSON with suffix ``.csv`` unless
-    ``csv_path`` is given; its columns are :data:`CSV_COLUMNS` (missing metrics left empty).
+    ``csv_path`` is given; its columns are :data:`CSV_COLUMNS` (missing metrics left empty); the
+``*_residual`` columns are certified residuals and ``*_converged`` says whether the certified
+relative residual met ``tol`` (a False value is not to be read as a number).
 
     Returns
     -------
@@ -84,6 +93,8 @@ def save_curvature(
                 "trace_hvps": tr.get("num_matvecs", "") if "trace" in entry else "",
                 "num_hvps": entry.get("num_hvps"),
                 "seconds": entry.get("seconds"),
+                "lambda_max_converged": _converged(entry, "LA"),
+                "lambda_min_converged": _converged(entry, "SA"),
             }
             writer.writerow(
                 {
