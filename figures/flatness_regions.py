@@ -23,9 +23,9 @@ result = run(cfg, ("train", "surface", "hessian"))
 # %%
 curves = figures.curves_by_method({m: p["1d"] for m, p in result.surfaces.items()})
 print(save_figure(curves, cfg.out_dir / "figures" / "surfaces_1d")[0])
-curves  # noqa: B018 (the cell's value: shown inline in a notebook)
+curves  # the cell's value: shown inline in a notebook
 
 # %%
 fig = figures.flatness_by_region(flatness_rows(cfg, result.hessian), region_names=cfg.hessian_regions)
 print(save_figure(fig, cfg.out_dir / "figures" / "flatness_regions")[0])
-fig  # noqa: B018 (the cell's value: shown inline in a notebook)
+fig  # the cell's value: shown inline in a notebook
