@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,9 +89,6 @@ def main(argv: list[str] | None = None) -> dict:
     epochs, points, iters = (3, 5, 10) if quick else (40, 21, 60)
     out, t0 = Path(args.out), time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    # The Gauss-Newton matrix is PSD with lambda_min ~ 0, which a *relative* residual never
-    # certifies; only lambda_max and the trace are used here.
-    warnings.filterwarnings("ignore", message=".*lambda_min.*", category=RuntimeWarning)
 
     x_train, y_train = make_data(3000, balanced=False, seed=0)
     test = make_data(1000, balanced=True, seed=1)

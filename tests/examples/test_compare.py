@@ -19,8 +19,6 @@ from analyses.compare import compare_flatness
 from analyses.curvature import region_curvature
 from bsam.regions import ShotRegions
 
-# A PSD Gauss-Newton matrix has lambda_min ~ 0, which a relative residual never certifies.
-pytestmark = pytest.mark.filterwarnings("ignore:.*lambda_min.*:RuntimeWarning")
 NAMES = ["all", "many", "medium", "few"]
 CURVATURE = {"max_iter": 30}
 

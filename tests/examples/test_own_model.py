@@ -15,7 +15,6 @@ import torch
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "own_model.py"
 TOOLKIT_CALL = re.compile(r"\b(bsam|landscape|analyses)\.[A-Za-z_.]+\(")
-pytestmark = pytest.mark.filterwarnings("ignore:.*lambda_min.*:RuntimeWarning")
 
 
 def _load():
