@@ -145,3 +145,25 @@ def test_save_and_plot(tmp_path):
     assert np.allclose(over.axes[0].lines[0].get_ydata(), np.array([1, 2, 3, 4]) / 2.5)
     with pytest.raises(ValueError, match=r"Invalid method 'nope'"):
         plot_profile(prof, "nope")
+
+
+def test_profile_of_dense_targets_counts_pixels_per_window():
+    from analyses.curvature import CurvatureOperator
+
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(1, 1, 3, padding=1).double()
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
+    y = torch.rand(5, 4, 4, generator=g, dtype=torch.float64) * 3
+    regions = ShotRegions.fit(y, 1.0, many=30, few=10)
+    prof = sharpness_profile(net, (X, y), regions, methods=("lambda_max", "trace", "worst"),
+                             min_samples=20, steps=3)
+    idx = regions.bin_index(y)
+    assert [w["bin"] for w in prof["windows"]] == sorted(set(idx.flatten().tolist()))
+    for w in prof["windows"]:
+        m = (idx >= w["start"]) & (idx < w["stop"])
+        assert w["num_samples"] == int(m.sum()) >= 20
+        dense = CurvatureOperator(net, (X, y), loss="l1", curvature="ggn", mask=m).to_dense()
+        assert w["lambda_max"] == pytest.approx(float(torch.linalg.eigvalsh(dense)[-1]), rel=1e-9)
+        assert w["trace"] == pytest.approx(float(torch.trace(dense)), rel=1e-9)
+        assert w["worst"] >= w["worst_first_order"]
