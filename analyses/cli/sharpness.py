@@ -41,8 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-samples", type=int, default=1, help="least samples per window")
     p.add_argument("--loss", default="l1", choices=LOSS_NAMES)
     p.add_argument("--curvature", default="ggn", choices=CURVATURES)
-    p.add_argument("--max-bytes", type=int, default=512 * 1024**2,
-                   help="memory for the exact Gram method (beyond it: Lanczos + Hutch++)")
+    p.add_argument(
+        "--max-bytes",
+        type=int,
+        default=512 * 1024**2,
+        help="memory for the exact Gram method (beyond it: Lanczos + Hutch++)",
+    )
     p.add_argument("--radius", type=float, default=0.5, help="radius of the random directions")
     p.add_argument("--num-directions", type=int, default=8)
     p.add_argument("--rho", type=float, default=0.05, help="radius of the worst-case ball")
@@ -51,8 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-gap", action="store_true", help="skip the generalization gap")
     p.add_argument("--out", required=True, metavar="FILE.json", help="JSON result")
     p.add_argument("--csv", default=None, metavar="FILE.csv", help="CSV (default: beside --out)")
-    p.add_argument("--plot", default=None, metavar="PREFIX",
-                   help="figures PREFIX_<method>.png/.pdf and PREFIX_overlay.png/.pdf")
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="PREFIX",
+        help="figures PREFIX_<method>.png/.pdf and PREFIX_overlay.png/.pdf",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
@@ -69,17 +77,31 @@ def run(args: argparse.Namespace) -> int:
     from analyses.sharpness import checkpoint_profiles, save_profiles
 
     result = checkpoint_profiles(
-        args.checkpoints, split=args.split, data=args.data, root=args.root, device=args.device,
-        gap=not args.no_gap, methods=args.methods, min_samples=args.min_samples, loss=args.loss,
-        curvature=args.curvature, max_bytes=args.max_bytes, radius=args.radius,
-        num_directions=args.num_directions, rho=args.rho, steps=args.steps, eta=args.eta,
-        batch_size=args.batch_size, seed=args.seed, quiet=args.quiet,
+        args.checkpoints,
+        split=args.split,
+        data=args.data,
+        root=args.root,
+        device=args.device,
+        gap=not args.no_gap,
+        methods=args.methods,
+        min_samples=args.min_samples,
+        loss=args.loss,
+        curvature=args.curvature,
+        max_bytes=args.max_bytes,
+        radius=args.radius,
+        num_directions=args.num_directions,
+        rho=args.rho,
+        steps=args.steps,
+        eta=args.eta,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        quiet=args.quiet,
     )
     written = list(save_profiles(result, args.out, csv_path=args.csv))
     if args.plot:
         import matplotlib.pyplot as plt
 
-        from analyses.plotting.surfaces import save_figure
+        from analyses.plotting import save_figure
         from analyses.sharpness import plot_profile, plot_profile_overlay
 
         figures = {m: plot_profile(result["profiles"], m) for m in args.methods}
@@ -91,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
         print("method       spearman(count, sharpness)   few/many ratio")
         for m, b in result["balance"].items():
             s, r = b["spearman"], b["few_many_ratio"]
-            print(f"{m:<12} {_fmt(s['mean'])} +- {_fmt(s['std'])}          "
-                  f"{_fmt(r['mean'])} +- {_fmt(r['std'])}")
+            print(
+                f"{m:<12} {_fmt(s['mean'])} +- {_fmt(s['std'])}          "
+                f"{_fmt(r['mean'])} +- {_fmt(r['std'])}"
+            )
         print("wrote " + ", ".join(str(p) for p in written))
     return 0
