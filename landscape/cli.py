@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from bsam.cli.options import LOSS_NAMES, add_checkpoint_arguments, checkpoint_data
+from bsam.cli.options import LOSS_NAMES, add_checkpoint_arguments, add_command, checkpoint_data
 
 __all__ = ["register", "run", "NORMS"]
 
@@ -19,7 +19,8 @@ NORMS: tuple[str, ...] = ("filter", "layer", "model", "none")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``surface`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "surface",
         help="filter-normalized loss surface of a checkpoint, every shot region in one pass",
         description=(
@@ -32,14 +33,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # Let "--grid -1:1:51" parse: a value starting with "-<digit>" and holding ":" is not an option.
     parser._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+:")
     add_checkpoint_arguments(parser, checkpoint_help="best.pt or last.pt written by `bsam train`")
-    parser.add_argument("--dims", type=int, default=2, choices=(1, 2))
     parser.add_argument(
-        "--grid", default="-1:1:51", help="MIN:MAX:NUM, or X,Y axes for 2D (default -1:1:51)"
+        "--dims", type=int, default=2, choices=(1, 2), help="1D curve or 2D surface"
+    )
+    parser.add_argument(
+        "--grid",
+        default="-1:1:51",
+        help="MIN:MAX:NUM, or X,Y axes for 2D (e.g. -1:1:51,-0.5:0.5:21)",
     )
     parser.add_argument(
         "--regions", default="all,many,medium,few", help="comma-separated regions to report"
     )
-    parser.add_argument("--loss", default="l1", choices=LOSS_NAMES)
+    parser.add_argument(
+        "--loss", default="l1", choices=LOSS_NAMES, help="element-wise loss on the grid"
+    )
     parser.add_argument("--out", required=True, help="output HDF5 file")
     parser.add_argument(
         "--dir-file",
@@ -60,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seed of new random directions (default 0); given with an existing --dir-file, it "
         "must be the recorded one",
     )
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=256, help="samples per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument(

@@ -7,6 +7,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from bsam.cli.options import add_command
+
 __all__ = ["register", "run", "INPUT_KINDS", "SURFACE_KINDS", "HESSIAN_KINDS"]
 
 #: The files ``bsam plot`` reads (the tests run every one of them).
@@ -23,7 +25,8 @@ HESSIAN_KINDS: tuple[str, ...] = ("density", "lambda_max", "lambda_min", "lambda
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``plot`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "plot",
         help="plot a surface (.h5) or Hessian spectra (.json) into PNG+PDF figures",
         description=(
@@ -50,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quantity", default="loss", choices=("loss", "mae"), help="surfaces: what to draw"
     )
-    parser.add_argument("--log", action="store_true", help="surfaces: logarithmic loss axis")
+    parser.add_argument(
+        "--log", action="store_true", default=False, help="surfaces: logarithmic loss axis"
+    )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace figures that already exist in --out"
     )

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from bsam.cli.options import csv_list
+from bsam.cli.options import add_command, csv_list
 
 __all__ = ["register", "run"]
 
@@ -32,29 +32,57 @@ def _ints(text: str) -> tuple[int, ...]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reproduce`` subcommand."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "reproduce",
         help="train every method and write Figure 1, Table 8, the MAE tables and a report",
         description=(
             "Train Vanilla, SQINV, SAM, ImbSAM and BSAM, compute per-region loss surfaces and "
-            "Hessian metrics, and write figures, tables and report.md. Finished stages are "
-            "skipped on rerun; a killed run resumes."
+            "curvature metrics, and write figures, tables and report.md. Finished stages are "
+            "skipped on rerun; a killed run resumes.\n"
+            "Table 8 is measured with analyses.curvature.TABLE8: the Gauss-Newton matrix "
+            "G = J^T J / M (the output-Jacobian Gram matrix; `bsam hessian --table8`), not the "
+            "loss Hessian."
         ),
     )
-    p.add_argument("--data", default="agedb-synth", help="dataset (default: the embedded agedb-synth)")
-    p.add_argument("--root", default=None, help="folder of a real dataset (agedb-dir, imdb-wiki-dir)")
+    p.add_argument(
+        "--data", default="agedb-synth", help="dataset (agedb-synth: the embedded benchmark)"
+    )
+    p.add_argument(
+        "--root", default=None, help="folder of a real dataset (agedb-dir, imdb-wiki-dir)"
+    )
     p.add_argument("--model", default=None, help="model (default: resnet8; resnet18 for real data)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--seeds", type=_ints, default=None, help="seeds of SQINV and BSAM (default 0,1,2)")
-    p.add_argument("--methods", type=_csv, default=None,
-                   help="methods of the MAE tables (default vanilla,sqinv,sam,imbsam,bsam)")
-    p.add_argument("--ablation", choices=["rho"], action="append", default=[],
-                   help="also run an ablation: rho = the paper's Figure 2")
-    p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    p.add_argument(
+        "--seeds", type=_ints, default=None, help="seeds of SQINV and BSAM (default: 0,1,2)"
+    )
+    p.add_argument(
+        "--methods",
+        type=_csv,
+        default=None,
+        help="methods of the MAE tables (default vanilla,sqinv,sam,imbsam,bsam)",
+    )
+    p.add_argument(
+        "--ablation",
+        choices=["rho"],
+        action="append",
+        default=[],
+        help="also run an ablation (repeatable): rho = the paper's Figure 2",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="override the recipe's epochs (default: the recipe's)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny settings for tests (same code path)")
     p.add_argument("--out", default=None, help="output folder (default results/reproduce[-quick])")
-    p.add_argument("--stages", type=_csv, default=None,
-                   help="stop after these stages (train,surface,hessian,report)")
+    p.add_argument(
+        "--stages",
+        type=_csv,
+        default=None,
+        help="stop after these stages (train,surface,hessian,report)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     p.set_defaults(func=run)
 
@@ -68,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
 
     overrides: dict = {"data": args.data, "root": args.root, "device": args.device}
     if args.data in ("agedb-dir", "imdb-wiki-dir") and args.root is None:
-        raise ValueError(f"--data {args.data} needs --root PATH (the folder with the DIR csv and images).")
+        raise ValueError(
+            f"--data {args.data} needs --root PATH (the folder with the DIR csv and images)."
+        )
     if args.model:
         overrides["model"] = args.model
     elif args.data in ("agedb-dir", "imdb-wiki-dir"):

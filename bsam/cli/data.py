@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from bsam.cli.options import SPLITS as _SPLITS
+from bsam.cli.options import HelpFormatter, add_command
 
 __all__ = ["register", "run", "contact_sheet", "dataset_info"]
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="agedb-synth", help="data set name (default agedb-synth)")
+    p.add_argument("--data", default="agedb-synth", help="data set name (bsam.data.DATASETS)")
     p.add_argument("--root", default=None, help="folder of a real data set on disk")
     p.add_argument("--seed", type=int, default=0, help="seed of a generated data set")
     p.add_argument("--cache-dir", default=None, help="cache folder of generated data sets")
@@ -28,17 +29,33 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` subcommand and its ``show`` / ``info`` actions."""
-    parser = subparsers.add_parser("data", help="show or describe a data set")
+    parser = add_command(
+        subparsers,
+        "data",
+        help="show or describe a data set",
+        description="Look at a data set: `show` writes a contact sheet PNG, `info` prints the "
+        "split sizes and the shot regions of the training bins.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    show = actions.add_parser("show", help="write a contact sheet PNG with the targets")
+    show = actions.add_parser(
+        "show",
+        help="write a contact sheet PNG with the targets",
+        description="Write a grid of inputs of one split with each target above its image.",
+        formatter_class=HelpFormatter,
+    )
     _add_common(show)
-    show.add_argument("--split", default="train", choices=_SPLITS)
+    show.add_argument("--split", default="train", choices=_SPLITS, help="split to show")
     show.add_argument("--out", required=True, help="PNG file to write")
-    show.add_argument("--n", type=int, default=64, help="number of images (default 64)")
+    show.add_argument("--n", type=int, default=64, help="number of images")
     show.add_argument(
         "--sort", action="store_true", help="pick evenly spaced samples sorted by target"
     )
-    info = actions.add_parser("info", help="print split sizes and training shot regions")
+    info = actions.add_parser(
+        "info",
+        help="print split sizes and training shot regions",
+        description="Print the size of every split and the shot regions of the training bins.",
+        formatter_class=HelpFormatter,
+    )
     _add_common(info)
     info.add_argument("--many", type=int, default=100, help="many-shot threshold (> many)")
     info.add_argument("--few", type=int, default=20, help="few-shot threshold (< few)")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from bsam.cli.options import add_checkpoint_arguments, checkpoint_data
+from bsam.cli.options import add_checkpoint_arguments, add_command, checkpoint_data
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "evaluate",
         help="per-region MAE/MSE/RMSE/GM/bMAE of a checkpoint on a split",
         description=(
@@ -22,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_checkpoint_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=1024, help="samples per forward pass")
-    parser.add_argument("--json", default=None, metavar="OUT", help="also write the result here")
+    parser.add_argument(
+        "--json", default=None, metavar="OUT", help="also write the result as JSON to OUT"
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
     parser.set_defaults(func=run)
 

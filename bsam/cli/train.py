@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bsam.train.config import TrainConfig
 
-from bsam.cli.options import LOSS_NAMES
+from bsam.cli.options import LOSS_NAMES, add_command
 
 __all__ = ["register", "run", "config_from_args"]
 
@@ -89,7 +89,11 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
         },
     ),
     ("--method", "method", {"choices": list(METHODS), "help": "training method"}),
-    ("--descent-loss", "descent_loss", {"choices": list(DESCENT_LOSSES)}),
+    (
+        "--descent-loss",
+        "descent_loss",
+        {"choices": list(DESCENT_LOSSES), "help": "element-wise loss of the descent pass"},
+    ),
     (
         "--weights",
         "weights",
@@ -123,20 +127,35 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
             "help": "rescale balance weights to mean 1 (--no-normalize-weights: raw 1/n^p)",
         },
     ),
-    ("--rho", "rho", {"type": float, "help": "SAM radius (default 0.05, preset: 0.2 AgeDB)"}),
+    (
+        "--rho",
+        "rho",
+        {"type": float, "help": "SAM radius (default: 0.05; --preset bsam-official: 0.2 AgeDB)"},
+    ),
     (
         "--adaptive",
         "adaptive",
         {"action": argparse.BooleanOptionalAction, "help": "ASAM (|theta|-scaled) perturbation"},
     ),
-    ("--epochs", "epochs", {"type": int}),
+    ("--epochs", "epochs", {"type": int, "help": "training epochs"}),
     ("--lr", "lr", {"type": float, "help": "base learning rate"}),
     ("--batch-size", "batch_size", {"type": int, "help": "global batch size (all ranks)"}),
-    ("--optimizer", "optimizer", {"choices": list(OPTIMIZERS)}),
-    ("--momentum", "momentum", {"type": float}),
-    ("--weight-decay", "weight_decay", {"type": float}),
-    ("--schedule", "schedule", {"choices": list(SCHEDULES)}),
-    ("--seed", "seed", {"type": int}),
+    ("--optimizer", "optimizer", {"choices": list(OPTIMIZERS), "help": "base optimizer"}),
+    ("--momentum", "momentum", {"type": float, "help": "SGD momentum"}),
+    ("--weight-decay", "weight_decay", {"type": float, "help": "L2 weight decay"}),
+    (
+        "--schedule",
+        "schedule",
+        {
+            "choices": list(SCHEDULES),
+            "help": "learning-rate schedule: cosine to 0, step (x0.1 at 50%% and 75%%), none",
+        },
+    ),
+    (
+        "--seed",
+        "seed",
+        {"type": int, "help": "seed of initialisation, data order and augmentation"},
+    ),
     (
         "--select",
         "select",
@@ -167,7 +186,11 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
         "augment",
         {"action": argparse.BooleanOptionalAction, "help": "augment training batches"},
     ),
-    ("--eval-batch-size", "eval_batch_size", {"type": int}),
+    (
+        "--eval-batch-size",
+        "eval_batch_size",
+        {"type": int, "help": "samples per forward pass when validating"},
+    ),
     ("--num-workers", "num_workers", {"type": int, "help": "DataLoader workers (on-disk data)"}),
     ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
 )
@@ -187,33 +210,34 @@ def _json_object(flag: str, text: str) -> dict[str, Any]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand to ``subparsers``."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "train",
         help="train a model (vanilla, sqinv, lds, sam, imbsam, bsam) into a run folder",
         description=(
             "Train one method on one data set. The run folder gets last.pt/best.pt, log.csv, "
             "metrics.json and config.json; rerunning the same command resumes. Under torchrun "
-            "every rank takes its shard of each global batch."
+            "every rank takes its shard of each global batch.\n"
+            "Options left unset take the TrainConfig default shown in their help (some are "
+            "decided by --method or --preset)."
         ),
     )
     parser.add_argument("--out", required=True, help="run folder (created; resumed if present)")
     for flag, name, options in _OPTIONS:
         options = dict(options)
-        help_text = options.pop("help", "")
-        parser.add_argument(
-            flag,
-            dest=name,
-            default=None,
-            help=f"{help_text} (default: {DEFAULTS[name]})".strip(),
-            **options,
-        )
+        help_text = options.pop("help")
+        if "(default" not in help_text:  # a None default is decided by --method or --preset
+            help_text += f" (default: {DEFAULTS[name]})"
+        parser.add_argument(flag, dest=name, default=None, help=help_text, **options)
     parser.add_argument(
         "--threads",
         type=int,
         default=None,
         help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    parser.add_argument(
+        "--quiet", action="store_true", default=False, help="no progress bars or epoch lines"
+    )
     parser.set_defaults(func=run)
 
 

@@ -97,3 +97,70 @@ def test_trace_budget_reaches_the_library(checkpoint, tmp_path, flag, budget):
     detail = json.loads(out.read_text())["regions"]["few"]["trace_detail"]
     # an unreachable standard error: the estimator stops exactly at the budget
     assert detail["num_matvecs"] == budget and not detail["converged"]
+
+
+def _hessian_args(*extra: str):
+    from bsam.cli import build_parser
+
+    return build_parser().parse_args(["hessian", "c.pt", "--out", "h.json", *extra])
+
+
+def test_table8_flag_copies_the_library_preset():
+    from analyses.cli import hessian as cli
+    from analyses.curvature import TABLE8
+
+    assert cli.TABLE8 == {
+        "loss": TABLE8["loss"],
+        "curvature": TABLE8["curvature"],
+        "regions": tuple(TABLE8["region_names"]),
+        "metrics": tuple(TABLE8["metrics"]),
+    }
+    args = cli.apply_table8(_hessian_args("--table8"))
+    assert (args.curvature, args.loss) == ("ggn", "l1")
+    assert tuple(args.regions) == ("few",) and tuple(args.metrics) == ("lambda_max", "trace")
+    plain = cli.apply_table8(_hessian_args())  # without the flag: the library's defaults
+    assert plain.curvature == "hessian" and tuple(plain.regions) == ("all", "many", "medium", "few")
+
+
+def test_table8_accepts_its_own_values_and_refuses_others():
+    from analyses.cli import hessian as cli
+
+    same = cli.apply_table8(_hessian_args("--table8", "--curvature", "ggn", "--regions", "few"))
+    assert same.curvature == "ggn"
+    with pytest.raises(ValueError, match=r"Invalid --curvature hessian with --table8: .*ggn"):
+        cli.apply_table8(_hessian_args("--table8", "--curvature", "hessian"))
+    with pytest.raises(ValueError, match=r"Invalid --regions many with --table8: .*few"):
+        cli.apply_table8(_hessian_args("--table8", "--regions", "many"))
+
+
+def test_table8_equals_its_explicit_flags_in_the_request_key(checkpoint):
+    from analyses.cli import hessian as cli
+
+    preset = cli.apply_table8(_hessian_args("--table8"))
+    explicit = _hessian_args(
+        "--curvature", "ggn", "--loss", "l1", "--regions", "few", "--metrics", "lambda_max,trace"
+    )
+    preset.checkpoint = explicit.checkpoint = str(checkpoint)
+    assert cli.request_key(preset) == cli.request_key(explicit)
+    # and the key of a request without --table8 is what it was before the flag existed
+    before = _hessian_args()
+    before.checkpoint = str(checkpoint)
+    del before.table8
+    now = _hessian_args()
+    now.checkpoint = str(checkpoint)
+    assert cli.request_key(now) == cli.request_key(before)
+
+
+def test_table8_run_names_the_gauss_newton_matrix(checkpoint, tmp_path, capsys):
+    out = tmp_path / "t8.json"
+    argv = [
+        "hessian", str(checkpoint), "--table8", "--device", "cpu", "--max-iter", "8",
+        "--tol", "0.1", "--trace-max-matvecs", "20", "--trace-rel-se", "0.5",
+        "--batch-size", "4096", "--out", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    res = json.loads(out.read_text())
+    assert list(res["regions"]) == ["few"]
+    few = res["regions"]["few"]
+    assert few["lambda_max"] > 0 and "density" not in few  # PSD G, Table 8's two metrics only
+    assert "J^T J / M" in capsys.readouterr().out
