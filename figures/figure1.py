@@ -22,5 +22,22 @@ cfg, result, section = build(
 show(section, cfg)
 
 # %% [markdown]
+# Same colour for the same loss makes the few-shot panel brighter everywhere, which shows its
+# loss *level*. Its *sharpness* is the rise above the centre, L_R(θ + αd₁ + βd₂) − L_R(θ): zero
+# at the centre of every region, on one shared colour scale, with the slices β = 0 of every
+# region overlaid in one axes.
+
+# %%
+from analyses.plotting import save_figure
+from analyses.reproduce import METHOD_LABELS, figures
+
+first = next(iter(result.surfaces))
+rise = figures.figure1_rise(
+    result.surfaces[first]["2d"], label=METHOD_LABELS.get(first, first), quick=cfg.quick
+)
+print(save_figure(rise, cfg.out_dir / "figures" / "figure1_rise")[0])
+rise  # the cell's value: shown inline in a notebook
+
+# %% [markdown]
 # Change the surface settings of the config (`surface_points_2d`, `surface_span`,
 # `surface_methods`) to make the figure of your own paper; finished surfaces are reused.

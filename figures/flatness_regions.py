@@ -21,11 +21,13 @@ cfg = config(quick, out, overrides)
 result = run(cfg, ("train", "surface", "hessian"))
 
 # %%
-curves = figures.curves_by_method({m: p["1d"] for m, p in result.surfaces.items()})
+curves = figures.curves_by_method({m: p["1d"] for m, p in result.surfaces.items()}, quick=cfg.quick)
 print(save_figure(curves, cfg.out_dir / "figures" / "surfaces_1d")[0])
 curves  # the cell's value: shown inline in a notebook
 
 # %%
-fig = figures.flatness_by_region(flatness_rows(cfg, result.hessian), region_names=cfg.hessian_regions)
+fig = figures.flatness_by_region(
+    flatness_rows(cfg, result.hessian), region_names=cfg.hessian_regions, quick=cfg.quick
+)
 print(save_figure(fig, cfg.out_dir / "figures" / "flatness_regions")[0])
 fig  # the cell's value: shown inline in a notebook

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from analyses.plotting.style import legend_inside, region_color
 from bsam.regions import region_arguments
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "plot_hessian_file",
     "hessian_kinds",
     "BAR_QUANTITIES",
+    "ERROR_NOTES",
     "HESSIAN_KINDS",
 ]
 
@@ -34,7 +36,13 @@ BAR_QUANTITIES: dict[str, str] = {
     "lambda_abs": "residual of the Ritz pair",
     "trace": "standard error",
 }
-_COLORS = {"all": "0.25", "many": "tab:blue", "medium": "tab:orange", "few": "tab:red"}
+#: What each quantity's error bar is, as its legend says it.
+ERROR_NOTES: dict[str, str] = {
+    "lambda_max": "± certified residual ‖Hu − θu‖",
+    "lambda_min": "± certified residual ‖Hu − θu‖",
+    "lambda_abs": "± certified residual ‖Hu − θu‖",
+    "trace": "± SE of the trace estimator",
+}
 _LABELS = {
     "lambda_max": r"$\lambda_{\max}$",
     "lambda_min": r"$\lambda_{\min}$",
@@ -115,7 +123,7 @@ def plot_density(
         d = np.asarray(dens["density"], dtype=float)
         if log:
             d = np.maximum(d, floor)
-        ax.plot(grid, d, label=name, color=_COLORS.get(name), lw=1.2)
+        ax.plot(grid, d, label=name, color=region_color(name), lw=1.2)
         drawn += 1
     if drawn == 0:
         raise ValueError("Invalid result: no density to draw, every region is empty.")
@@ -128,7 +136,7 @@ def plot_density(
         title = f"{prov.get('curvature', '')} of the {prov.get('loss', '')} loss"
     if title:
         ax.set_title(title)
-    ax.legend(frameon=False)
+    legend_inside(ax)
     return fig
 
 
@@ -142,8 +150,10 @@ def plot_curvature_bars(
 ) -> Figure:
     r"""Bar chart of one curvature quantity per region, with its error bar.
 
-    Eigenvalues carry the residual :math:`\|Hu - \theta u\|` (an eigenvalue lies within it), the
-    trace its standard error. Empty regions (NaN) are drawn as gaps.
+    Eigenvalues carry the certified residual :math:`\|Hu - \theta u\|` (an eigenvalue lies
+    within it), the trace the standard error of its estimator; the legend says which
+    (:data:`ERROR_NOTES`). Bars are on a linear axis from 0. Empty regions (NaN) are gaps, and a
+    value without an error estimate carries no error bar (never a zero-length one).
 
     Parameters
     ----------
@@ -181,16 +191,23 @@ def plot_curvature_bars(
             errors.append(float(eig[which]["residuals"][0]) if eig else np.nan)
     fig, ax = _fig_ax(ax, (4.0, 3.0))
     x = np.arange(len(values))
-    ax.bar(
-        x,
-        values,
-        yerr=np.nan_to_num(errors),
-        color=[_COLORS.get(n, "tab:gray") for n in entries],
-        capsize=3,
-    )
+    ax.bar(x, values, color=[region_color(n) for n in entries])
+    errors = np.asarray(errors, dtype=float)
+    shown = np.isfinite(errors) & np.isfinite(values)
+    if shown.any():
+        ax.errorbar(
+            x[shown],
+            np.asarray(values)[shown],
+            yerr=errors[shown],
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+            label=ERROR_NOTES[quantity],
+        )
     ax.set_xticks(x, list(entries))
     ax.axhline(0.0, color="0.5", lw=0.6)
     ax.set_ylabel(_LABELS[quantity])
+    legend_inside(ax)
     return fig
 
 

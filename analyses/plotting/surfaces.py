@@ -21,6 +21,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from analyses.plotting.style import DIRECTION_LABELS, legend_inside, region_color
 from bsam._io import atomic_path
 from bsam.regions import region_arguments
 from landscape.store import SurfaceResult
@@ -33,15 +34,13 @@ __all__ = [
     "plot_curves",
     "plot_contour",
     "plot_surface_3d",
-    "plot_region_panels",
+    "plot_region_panels",  # noqa: F822 (module __getattr__, from analyses.plotting.panels)
     "region_title",
     "save_figure",
 ]
 
 #: The 2D renderings of :func:`plot_contour` and :func:`plot_region_panels`.
 KINDS_2D: tuple[str, ...] = ("contour", "filled", "heatmap")
-
-_COLORS = {"all": "black", "many": "tab:blue", "medium": "tab:orange", "few": "tab:red"}
 
 
 def _values(result: SurfaceResult, region: str, quantity: str) -> np.ndarray:
@@ -150,17 +149,15 @@ def plot_curves(
             result.xcoords,
             _values(result, name, quantity),
             label=region_title(result, name),
-            color=_COLORS.get(name),
+            color=region_color(name),
             lw=1.8,
         )
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("step along direction x")
+    ax.set_xlabel(DIRECTION_LABELS[0])
     ax.set_ylabel(_label(quantity, result, False))
     ax.grid(alpha=0.3)
-    ax.legend(
-        fontsize="small", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2
-    )
+    legend_inside(ax)
     if title:
         ax.set_title(title)
     return fig
@@ -186,8 +183,8 @@ def _draw_2d(ax: Axes, result: SurfaceResult, z: np.ndarray, kind: str, norm, le
             art = ax.contour(x, y, zt, levels=lv, norm=norm, cmap="viridis", linewidths=1.0)
             ax.clabel(art, fontsize=6, fmt="%.3g")
     ax.plot([0], [0], marker="+", color="white" if kind != "contour" else "black", ms=8)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel(DIRECTION_LABELS[0])
+    ax.set_ylabel(DIRECTION_LABELS[1])
     ax.set_aspect("auto")
     return art
 
@@ -270,95 +267,40 @@ def plot_surface_3d(
     zmax: float | None = None,
     elev: float = 30.0,
     azim: float = -60.0,
+    ax: Axes | None = None,
+    colorbar: bool = True,
 ) -> Figure:
-    """2D surface of one region as a 3D surface plot :math:`(a, b, L_R(a, b))`.
+    """2D surface of one region as a 3D surface plot :math:`(\\alpha, \\beta, L_R(\\alpha, \\beta))`.
 
-    Values above ``zmax`` are clipped to it (as loss-landscape's ``--vmax``).
+    Values above ``zmax`` are clipped to it (as loss-landscape's ``--vmax``). ``ax``: a 3D axes
+    of your own figure (``fig.add_subplot(2, 2, 1, projection="3d")``); default: a new figure.
+    ``colorbar``: add a colour bar beside the axes.
     """
     _need_dims(result, 2, "plot_surface_3d")
+    if ax is not None and getattr(ax, "name", "") != "3d":
+        raise ValueError(
+            f"Invalid ax: a {getattr(ax, 'name', type(ax).__name__)!r} axes; pass one made with "
+            "projection='3d'."
+        )
     z = _drawable(result, region, _transform(_values(result, region, quantity), log))
     if zmax is not None:
         z = np.minimum(z, zmax)
     xg, yg = np.meshgrid(result.xcoords, result.ycoords)
-    fig = Figure(figsize=(5.2, 4.4), layout="constrained")
-    ax = fig.add_subplot(projection="3d")
+    if ax is None:
+        fig = Figure(figsize=(5.2, 4.4), layout="constrained")
+        ax = fig.add_subplot(projection="3d")
+    fig = ax.figure
     norm = _norm([z], None, None)
     surf = ax.plot_surface(xg, yg, z, cmap="viridis", norm=norm, linewidth=0, antialiased=True)
     ax.view_init(elev=elev, azim=azim)
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.yaxis.set_major_locator(MaxNLocator(5))
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel(DIRECTION_LABELS[0])
+    ax.set_ylabel(DIRECTION_LABELS[1])
     ax.set_zlabel(_label(quantity, result, log))
     ax.set_title(region_title(result, region))
-    fig.colorbar(surf, ax=ax, shrink=0.6, pad=0.1)
-    return fig
-
-
-def plot_region_panels(
-    result: SurfaceResult,
-    *,
-    region_names: Sequence[str] | None = None,
-    kind: str = "filled",
-    quantity: str = "loss",
-    log: bool = False,
-    levels: int = 20,
-    mae_in_title: bool = True,
-    shared_scale: bool = True,
-    regions: Sequence[str] | None = None,
-) -> Figure:
-    """Side-by-side panels, one per region, on one shared colour scale (or shared y axis in 1D).
-
-    With a shared scale the same colour means the same loss in every panel, so a sharp few-shot
-    surface is visibly steeper than the flat all-sample one (the BSAM paper's Figure 1). Titles
-    carry each region's size and, with ``mae_in_title``, its MAE at the origin.
-    """
-    names = _check_regions(result, region_names, regions, "plot_region_panels")
-    n = len(names)
-    if result.dims == 1:
-        fig = Figure(figsize=(3.2 * n + 0.4, 3.2), layout="constrained")
-        axes = fig.subplots(1, n, sharey=shared_scale, squeeze=False)[0]
-        for ax, name in zip(axes, names):
-            ax.plot(result.xcoords, _values(result, name, quantity), color=_COLORS.get(name))
-            ax.set_title(region_title(result, name, mae=mae_in_title), fontsize="medium")
-            ax.set_xlabel("x")
-            ax.grid(alpha=0.3)
-            if log:
-                ax.set_yscale("log")
-        axes[0].set_ylabel(_label(quantity, result, False))
-        return fig
-    _check_kind(kind)
-    zs = [_transform(_values(result, name, quantity), log) for name in names]
-    reasons = [empty_reason(result, name, z) for name, z in zip(names, zs)]
-    if all(reasons):
-        raise ValueError(f"Nothing to plot: {'; '.join(dict.fromkeys(reasons))}.")
-    fig = Figure(figsize=(3.4 * n + 0.9, 3.3), layout="constrained")
-    axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
-    drawn = [z for z, why in zip(zs, reasons) if why is None]
-    shared = _norm(drawn, None, None) if shared_scale else None
-    art = None
-    for ax, name, z, why in zip(axes, names, zs, reasons):
-        ax.set_title(region_title(result, name, mae=mae_in_title), fontsize="medium")
-        if why is not None:  # an empty region: say so, draw the others
-            ax.text(
-                0.5,
-                0.5,
-                why.replace(f"region {name!r} ", ""),
-                ha="center",
-                va="center",
-                wrap=True,
-                transform=ax.transAxes,
-                fontsize="small",
-            )
-            continue
-        norm = shared or _norm([z], None, None)
-        art = _draw_2d(ax, result, z, kind, norm, levels)
-        if not shared_scale:
-            fig.colorbar(art, ax=ax)
-    for ax in axes[1:]:
-        ax.set_ylabel("")
-    if shared_scale:
-        fig.colorbar(art, ax=list(axes), label=_label(quantity, result, log))
+    if colorbar:
+        fig.colorbar(surf, ax=ax, shrink=0.6, pad=0.1)
     return fig
 
 
@@ -381,5 +323,14 @@ def save_figure(
     return written
 
 
-# The file-level entry point lives in analyses.plotting.files (imported here for the old name).
+# The file-level entry point and the panels live in their own modules (imported for old names).
 from analyses.plotting.files import FILE_KINDS, plot_surface_file  # noqa: E402
+
+
+def __getattr__(name: str) -> Any:
+    # ``plot_region_panels`` moved to analyses.plotting.panels, which imports this module.
+    if name == "plot_region_panels":
+        from analyses.plotting.panels import plot_region_panels
+
+        return plot_region_panels
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
