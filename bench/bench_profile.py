@@ -108,7 +108,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _log(f"few-shot Gram: {gram_s:.2f} s")
     t0 = time.perf_counter()
     ref = region_curvature(
-        model, data, regions, region_names=("few",), metrics=("lambda_max", "trace"), loss="l1",
+        model,
+        data,
+        regions,
+        region_names=("few",),
+        metrics=("lambda_max", "trace"),
+        loss="l1",
         curvature="ggn",
     )["regions"]["few"]
     iterative_s = time.perf_counter() - t0
@@ -118,26 +123,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tr_few = hutchpp_trace(op_few, rel_se=0.05, max_matvecs=500)
     la_s = time.perf_counter() - t0
     out = {
-        "setting": {**info, "data": "agedb-synth test", "threads": args.threads,
-                    "num_parameters": op.shape[0], "num_test": int(data[1].shape[0]),
-                    "load_average": os.getloadavg(), "torch": torch.__version__},
+        "setting": {
+            **info,
+            "data": "agedb-synth test",
+            "threads": args.threads,
+            "num_parameters": op.shape[0],
+            "num_test": int(data[1].shape[0]),
+            "load_average": os.getloadavg(),
+            "torch": torch.__version__,
+        },
         "profile": {
-            "seconds": profile_s, "windows": len(prof["windows"]),
+            "seconds": profile_s,
+            "windows": len(prof["windows"]),
             "methods": prof["provenance"]["methods"],
             "lanczos_lambda_max_whole_split_s": lanczos_s,
-            "lanczos_matvecs": top.num_matvecs, "ratio": profile_s / lanczos_s,
+            "lanczos_matvecs": top.num_matvecs,
+            "ratio": profile_s / lanczos_s,
             "gram_windows": sum(w["lambda_max_method"] == "gram" for w in prof["windows"]),
         },
         "table8": {
             "num_samples": int(few.sum()),
-            "gram": {"seconds": gram_s, "lambda_max": exact.lambda_max, "trace": exact.trace,
-                     "method": exact.method, "error": 0.0},
-            "lanczos_hutchpp": {"seconds": iterative_s, "lambda_max": ref["lambda_max"],
-                                "trace": ref["trace"], "trace_se": ref["trace_se"],
-                                "num_matvecs": ref["num_hvps"]},
-            "lanczos_la_hutchpp": {"seconds": la_s, "lambda_max": float(top_few.eigenvalues[0]),
-                                   "trace": tr_few.estimate, "trace_se": tr_few.std_error,
-                                   "num_matvecs": op_few.num_matvecs},
+            "gram": {
+                "seconds": gram_s,
+                "lambda_max": exact.lambda_max,
+                "trace": exact.trace,
+                "method": exact.method,
+                "error": 0.0,
+            },
+            "lanczos_hutchpp": {
+                "seconds": iterative_s,
+                "lambda_max": ref["lambda_max"],
+                "trace": ref["trace"],
+                "trace_se": ref["trace_se"],
+                "num_matvecs": ref["num_hvps"],
+            },
+            "lanczos_la_hutchpp": {
+                "seconds": la_s,
+                "lambda_max": float(top_few.eigenvalues[0]),
+                "trace": tr_few.estimate,
+                "trace_se": tr_few.std_error,
+                "num_matvecs": op_few.num_matvecs,
+            },
             "time_ratio": gram_s / iterative_s,
             "time_ratio_la_only": gram_s / la_s,
             "lambda_max_rel_diff": abs(exact.lambda_max - ref["lambda_max"]) / exact.lambda_max,

@@ -54,7 +54,11 @@ class AverageSharpness:
 def _check(radius: float, num_directions: int) -> None:
     if not isinstance(radius, (int, float)) or isinstance(radius, bool) or not radius > 0:
         raise ValueError(f"Invalid radius value: {radius!r}; it must be a number > 0.")
-    if isinstance(num_directions, bool) or not isinstance(num_directions, int) or num_directions < 1:
+    if (
+        isinstance(num_directions, bool)
+        or not isinstance(num_directions, int)
+        or num_directions < 1
+    ):
         raise ValueError(
             f"Invalid num_directions value: {num_directions!r}; it must be an int >= 1."
         )

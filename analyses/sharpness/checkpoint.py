@@ -46,11 +46,14 @@ def checkpoint_profiles(
                 extra[f"{part}_data"] = (
                     loaded.dataset
                     if part == split
-                    else load_checkpoint_data(path, part, data=data, root=root, device=device).dataset
+                    else load_checkpoint_data(
+                        path, part, data=data, root=root, device=device
+                    ).dataset
                 )
         info = {**loaded.data_info, "epoch": loaded.checkpoint.get("epoch")}
         profiles.append(
-            sharpness_profile(loaded.model, loaded.dataset, loaded.regions, data_info=info,
-                              **extra, **kwargs)
+            sharpness_profile(
+                loaded.model, loaded.dataset, loaded.regions, data_info=info, **extra, **kwargs
+            )
         )
     return {"profiles": profiles, "balance": balanced_flatness(profiles)}

@@ -200,6 +200,15 @@ def gauss_newton_spectrum(
     tr = hutchpp_trace(op, rel_se=trace_rel_se, max_matvecs=trace_max_matvecs, seed=seed + 1)
     lam = top.eigenvalues[:1].detach().cpu().double()
     return GaussNewtonSpectrum(
-        float(lam[0]), float(top.residuals[0]), tr.estimate, tr.std_error, lam, "lanczos",
-        M, P, need, max_bytes, op.num_matvecs,
+        float(lam[0]),
+        float(top.residuals[0]),
+        tr.estimate,
+        tr.std_error,
+        lam,
+        "lanczos",
+        M,
+        P,
+        need,
+        max_bytes,
+        op.num_matvecs,
     )

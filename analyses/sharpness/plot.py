@@ -53,8 +53,13 @@ def _figure(profile: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     counts = np.asarray(bins["train_counts"], dtype=float)
     left = bins["lower"] + bins["bin_width"] * np.arange(len(counts))
     colors = {"many": "tab:blue", "medium": "tab:orange", "few": "tab:red"}
-    bottom.bar(left, counts, width=bins["bin_width"], align="edge",
-               color=[colors[r] for r in bins["regions"]])
+    bottom.bar(
+        left,
+        counts,
+        width=bins["bin_width"],
+        align="edge",
+        color=[colors[r] for r in bins["regions"]],
+    )
     bottom.set_ylabel("train count")
     bottom.set_xlabel("target")
     return fig, top, bottom
@@ -72,11 +77,23 @@ def plot_profile(
     fig, top, _ = _figure(profiles[0])
     series = [_series(p, method) for p in profiles]
     for x, y, err in series:
-        top.errorbar(x, y, yerr=np.nan_to_num(err), fmt="-", lw=1 if len(series) > 1 else 1.5,
-                     alpha=0.5 if len(series) > 1 else 1.0, capsize=2)
+        top.errorbar(
+            x,
+            y,
+            yerr=np.nan_to_num(err),
+            fmt="-",
+            lw=1 if len(series) > 1 else 1.5,
+            alpha=0.5 if len(series) > 1 else 1.0,
+            capsize=2,
+        )
     if len(series) > 1 and all(len(s[0]) == len(series[0][0]) for s in series):
-        top.plot(series[0][0], np.mean([s[1] for s in series], axis=0), "k-", lw=2.5,
-                 label=f"mean of {len(series)}")
+        top.plot(
+            series[0][0],
+            np.mean([s[1] for s in series], axis=0),
+            "k-",
+            lw=2.5,
+            label=f"mean of {len(series)}",
+        )
         top.legend()
     top.set_ylabel(_LABELS.get(method, method))
     top.set_title(title or f"{_LABELS.get(method, method)} per target bin")

@@ -17,8 +17,9 @@ from tests.analyses._sharpness_refs import linear_problem, mse_grad_hessian
 def test_rise_per_direction_is_the_quadratic_model(ignore_1d):
     net, X, y = linear_problem(dim=4)
     masks = [None, y < 3, y >= 3]
-    res = average_sharpness(net, (X, y), masks, loss="mse", radius=0.7, num_directions=5,
-                            seed=11, ignore_1d=ignore_1d)
+    res = average_sharpness(
+        net, (X, y), masks, loss="mse", radius=0.7, num_directions=5, seed=11, ignore_1d=ignore_1d
+    )
     for mask, r in zip(masks, res):
         m = torch.ones_like(y, dtype=torch.bool) if mask is None else mask
         g, H = mse_grad_hessian(net, X[m], y[m])

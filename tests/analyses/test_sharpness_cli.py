@@ -26,28 +26,42 @@ def _parser() -> argparse.ArgumentParser:
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    train = get_dataset("agedb-synth", "train", size=8)
+    """Two untrained MLP checkpoints (seeds 0 and 1) on 8x8 agedb-synth."""
+    kwargs = {"in_features": 3 * 8 * 8, "hidden": [3]}
+    common = {
+        "model": {"name": "mlp", "kwargs": kwargs},
+        "epoch": 1,
+        "data": {"name": "agedb-synth", "root": None, "kwargs": {"size": 8}},
+        "regions": fit_regions(get_dataset("agedb-synth", "train", size=8)).to_dict(),
+    }
     paths = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        model = build_model("mlp", in_features=3 * 8 * 8, hidden=(3,))
+        state = build_model("mlp", **kwargs).state_dict()
         path = tmp_path_factory.mktemp(f"ckpt{seed}") / "best.pt"
-        save_checkpoint(path, {
-            "model": {"name": "mlp", "kwargs": {"in_features": 192, "hidden": [3]}},
-            "model_state": model.state_dict(), "epoch": 1,
-            "data": {"name": "agedb-synth", "root": None, "kwargs": {"size": 8}},
-            "regions": fit_regions(train).to_dict(),
-        })
-        paths.append(str(path))
+        paths.append(str(save_checkpoint(path, {**common, "model_state": state})))
     return paths
 
 
 def test_run_writes_profiles_balance_csv_and_figures(checkpoints, tmp_path, capsys):
     out = tmp_path / "s.json"
     args = _parser().parse_args(
-        ["sharpness", *checkpoints, "--methods", "lambda_max,trace,worst", "--steps", "1",
-         "--min-samples", "20", "--device", "cpu", "--out", str(out), "--plot",
-         str(tmp_path / "fig")]
+        [
+            "sharpness",
+            *checkpoints,
+            "--methods",
+            "lambda_max,trace,worst",
+            "--steps",
+            "1",
+            "--min-samples",
+            "20",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--plot",
+            str(tmp_path / "fig"),
+        ]
     )
     assert args.func(args) == 0
     res = json.loads(out.read_text())

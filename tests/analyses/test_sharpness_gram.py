@@ -79,8 +79,9 @@ def test_falls_back_to_lanczos_beyond_max_bytes_and_says_so():
     net = mlp()
     X, y = mlp_data(n=20)
     exact = gauss_newton_spectrum(net, (X, y))
-    s = gauss_newton_spectrum(net, (X, y), max_bytes=0, tol=1e-8, trace_rel_se=0.01,
-                              trace_max_matvecs=400)
+    s = gauss_newton_spectrum(
+        net, (X, y), max_bytes=0, tol=1e-8, trace_rel_se=0.01, trace_max_matvecs=400
+    )
     assert s.method == "lanczos" and s.num_matvecs > 0 and s.bytes_needed > 0
     assert abs(s.lambda_max - exact.lambda_max) <= s.lambda_max_err + 1e-9
     assert abs(s.trace - exact.trace) <= 4 * s.trace_err + 1e-9

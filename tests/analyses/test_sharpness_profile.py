@@ -39,7 +39,11 @@ def test_windows_grow_to_min_samples_and_keep_the_centre_bin(regions):
     y = torch.tensor([0.5, 0.5, 1.5, 4.5, 7.5, 9.2])
     one = bin_windows(regions, y)
     assert [(w.bin, w.start, w.stop, w.num_samples) for w in one] == [
-        (0, 0, 1, 2), (1, 1, 2, 1), (4, 4, 5, 1), (7, 7, 8, 1), (9, 9, 10, 1)
+        (0, 0, 1, 2),
+        (1, 1, 2, 1),
+        (4, 4, 5, 1),
+        (7, 7, 8, 1),
+        (9, 9, 10, 1),
     ]
     wide = bin_windows(regions, y, min_samples=3)
     counts = np.bincount(regions.bin_index(y).numpy(), minlength=10)
@@ -52,8 +56,10 @@ def test_windows_grow_to_min_samples_and_keep_the_centre_bin(regions):
 
 @pytest.mark.parametrize(
     "value, match",
-    [(0, r"Invalid min_samples value: 0; it must be an int >= 1"),
-     (7, r"Invalid min_samples value: 7; the split has only 6 samples")],
+    [
+        (0, r"Invalid min_samples value: 0; it must be an int >= 1"),
+        (7, r"Invalid min_samples value: 7; the split has only 6 samples"),
+    ],
 )
 def test_bad_min_samples(regions, value, match):
     with pytest.raises(ValueError, match=match):
@@ -71,9 +77,21 @@ def test_profile_of_a_linear_model_matches_each_bins_closed_form(regions, curvat
     _, Xtr, ytr = linear_problem(n=50, seed=5)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     prof = sharpness_profile(
-        net, (X, y), regions, loss="mse", curvature=curvature, min_samples=4, rho=0.2, steps=20,
-        num_directions=3, tol=1e-10, max_iter=50, trace_rel_se=1e-3, trace_max_matvecs=300,
-        train_data=(Xtr, ytr), test_data=(X, y),
+        net,
+        (X, y),
+        regions,
+        loss="mse",
+        curvature=curvature,
+        min_samples=4,
+        rho=0.2,
+        steps=20,
+        num_directions=3,
+        tol=1e-10,
+        max_iter=50,
+        trace_rel_se=1e-3,
+        trace_max_matvecs=300,
+        train_data=(Xtr, ytr),
+        test_data=(X, y),
     )
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     idx = regions.bin_index(y)
@@ -84,7 +102,9 @@ def test_profile_of_a_linear_model_matches_each_bins_closed_form(regions, curvat
         g, H = mse_grad_hessian(net, X[m], y[m])  # the bin's Hessian 2 X_b^T X_b / M_b by hand
         lam = float(torch.linalg.eigvalsh(H)[-1])
         assert abs(w["lambda_max"] - lam) <= w["lambda_max_err"] + 1e-8 * lam
-        assert w["trace"] == pytest.approx(float(torch.trace(H)), rel=1e-2 if curvature == "hessian" else 1e-10)
+        assert w["trace"] == pytest.approx(
+            float(torch.trace(H)), rel=1e-2 if curvature == "hessian" else 1e-10
+        )
         assert w["lambda_max_kind"] == ("exact" if curvature == "ggn" else "residual")
         exact = trust_region_max(g.numpy(), H.numpy(), 0.2)
         assert w["worst"] <= exact * (1 + 1e-12) and w["worst"] == pytest.approx(exact, rel=1e-5)
@@ -93,7 +113,11 @@ def test_profile_of_a_linear_model_matches_each_bins_closed_form(regions, curvat
         resid = (net(X[m]).squeeze(1) - y[m]).detach()
         assert w["loss"] == pytest.approx(float(resid.square().mean()), rel=1e-12)
         mt = (idx_tr >= w["start"]) & (idx_tr < w["stop"])
-        train = float((net(Xtr[mt]).squeeze(1) - ytr[mt]).square().mean().detach()) if mt.any() else math.nan
+        train = (
+            float((net(Xtr[mt]).squeeze(1) - ytr[mt]).square().mean().detach())
+            if mt.any()
+            else math.nan
+        )
         if mt.any():
             assert w["gap"] == pytest.approx(w["loss"] - train, rel=1e-10)
         else:
@@ -105,9 +129,16 @@ def _toy_profile(values, regions_of, counts):
         {"train_count": c, "region": r, "center": i + 0.5, "m": v, "m_err": 0.0}
         for i, (v, r, c) in enumerate(zip(values, regions_of, counts))
     ]
-    return {"provenance": {"methods": ["m"]}, "windows": windows,
-            "bins": {"lower": 0.0, "bin_width": 1.0, "train_counts": list(counts),
-                     "regions": list(regions_of)}}
+    return {
+        "provenance": {"methods": ["m"]},
+        "windows": windows,
+        "bins": {
+            "lower": 0.0,
+            "bin_width": 1.0,
+            "train_counts": list(counts),
+            "regions": list(regions_of),
+        },
+    }
 
 
 def _rank_pearson(a, b):
@@ -156,8 +187,9 @@ def test_profile_of_dense_targets_counts_pixels_per_window():
     X = torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
     y = torch.rand(5, 4, 4, generator=g, dtype=torch.float64) * 3
     regions = ShotRegions.fit(y, 1.0, many=30, few=10)
-    prof = sharpness_profile(net, (X, y), regions, methods=("lambda_max", "trace", "worst"),
-                             min_samples=20, steps=3)
+    prof = sharpness_profile(
+        net, (X, y), regions, methods=("lambda_max", "trace", "worst"), min_samples=20, steps=3
+    )
     idx = regions.bin_index(y)
     assert [w["bin"] for w in prof["windows"]] == sorted(set(idx.flatten().tolist()))
     for w in prof["windows"]:
