@@ -43,6 +43,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "evaluate",
     "surface",
     "hessian",
+    "sharpness",
     "plot",
     "reproduce",
     "data",
