@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "eval_batch_size": 1024,
     "num_workers": 0,
     "device": "auto",
+    "tensorboard": False,
+    "tensorboard_steps": False,
 }
 
 #: (flag, config field, argparse options) of every option that maps onto a TrainConfig field.
@@ -193,6 +195,25 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
     ),
     ("--num-workers", "num_workers", {"type": int, "help": "DataLoader workers (on-disk data)"}),
     ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
+    (
+        "--tensorboard",
+        "tensorboard",
+        {
+            "action": "store_const",
+            "const": True,
+            "help": "also log lr, training loss and validation MAE/bMAE per region each epoch to "
+            'OUT/tensorboard/ (needs: pip install "bsam-landscape[tensorboard]")',
+        },
+    ),
+    (
+        "--tensorboard-steps",
+        "tensorboard_steps",
+        {
+            "action": "store_const",
+            "const": True,
+            "help": "with --tensorboard, also log every step's losses and gradient norm",
+        },
+    ),
 )
 
 

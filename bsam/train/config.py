@@ -54,7 +54,11 @@ SELECT_METRICS: tuple[str, ...] = ("mae", "bmae")
 DEFAULT_LDS: dict[str, Any] = {"kernel": "gaussian", "ks": 5, "sigma": 2.0}
 #: Fields that may change between a run and its resumption (they do not change the result on
 #: a given device).
-RUNTIME_FIELDS: tuple[str, ...] = ("device", "eval_batch_size")
+RUNTIME_FIELDS: tuple[str, ...] = ("device", "eval_batch_size", "tensorboard", "tensorboard_steps")
+#: Logging switches left out of :meth:`TrainConfig.to_dict` while off, so that the stored
+#: config (and every hash of it, e.g. the reproduction's run folders) of a run without them is
+#: what it was before they existed.
+_OPTIONAL_WHEN_OFF: tuple[str, ...] = ("tensorboard", "tensorboard_steps")
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,11 @@ class TrainConfig:
         DataLoader workers for datasets that are not held in memory (real datasets on disk).
     eval_batch_size, device
         Runtime options: they may differ when a run is resumed.
+    tensorboard, tensorboard_steps
+        Also write TensorBoard events to ``<run folder>/tensorboard/`` (per epoch the row of
+        ``log.csv``; with ``tensorboard_steps``, which implies ``tensorboard``, every step's
+        losses too; :mod:`bsam.train.tensorboard`). Runtime options: a run may be resumed with
+        or without them, and while off they are left out of :meth:`to_dict`.
     """
 
     data: str = "agedb-synth"
@@ -228,6 +237,8 @@ class TrainConfig:
     eval_batch_size: int = 1024
     num_workers: int = 0
     device: str = "auto"
+    tensorboard: bool = False
+    tensorboard_steps: bool = False
 
     def resolve(self) -> TrainConfig:
         """Return a validated copy with the method and preset defaults filled in.
@@ -299,6 +310,8 @@ class TrainConfig:
         cfg.rho = float(cfg.rho)
         cfg.lr = float(cfg.lr)
         cfg.lds = bool(cfg.lds)
+        cfg.tensorboard = bool(cfg.tensorboard or cfg.tensorboard_steps)
+        cfg.tensorboard_steps = bool(cfg.tensorboard_steps)
         return cfg
 
     @property
@@ -308,8 +321,16 @@ class TrainConfig:
         return METHODS[self.method]
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the configuration as a JSON-safe dict (field name -> value)."""
-        return dataclasses.asdict(self)
+        """Return the configuration as a JSON-safe dict (field name -> value).
+
+        The logging switches ``tensorboard`` and ``tensorboard_steps`` appear only when on, so
+        the dict of a run without them equals the one stored before they existed.
+        """
+        d = dataclasses.asdict(self)
+        for name in _OPTIONAL_WHEN_OFF:
+            if not d[name]:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -328,7 +349,7 @@ class TrainConfig:
 
         Fields in ``ignore`` (runtime options) are skipped.
         """
-        a, b = self.to_dict(), other.to_dict()
+        a, b = dataclasses.asdict(self), dataclasses.asdict(other)
         return {k: (a[k], b.get(k)) for k in a if k not in ignore and a[k] != b.get(k)}
 
 

@@ -53,6 +53,7 @@ from bsam.train.schedule import (
     lr_factor,
     scheduler_state,
 )
+from bsam.train.tensorboard import TENSORBOARD_DIR, TensorBoardLogger, require_tensorboard
 from bsam.train.training_data import BatchSource, derived_generator, global_batches, label_binning
 from bsam.train.training_data import load_split as _load_split
 
@@ -131,6 +132,7 @@ class _Trainer:
         self.paths = RunPaths.of(out_dir)
         self.rule = update_rule(cfg.method)
         self.sync = AllReduceSync(ctx) if ctx.distributed else LOCAL_SYNC
+        self.tensorboard: TensorBoardLogger | None = None
 
     def log(self, message: str) -> None:
         if not self.quiet:
@@ -145,6 +147,8 @@ class _Trainer:
             self.log(f"{self.out_dir}: run already finished ({cfg.epochs} epochs); nothing to do")
             done = {"epochs_completed": cfg.epochs, "resumed_from": cfg.epochs}
             return TrainResult(self.out_dir, cfg, metrics, **done, already_done=True)
+        if cfg.tensorboard and ctx.is_main:
+            require_tensorboard()
         self._setup()  # before writing anything: a config that cannot run leaves no folder
         ctx.barrier()
         if ctx.is_main:
@@ -153,8 +157,13 @@ class _Trainer:
         start = self._resume() if paths.last.is_file() else 0
         if start:
             self.log(f"{self.out_dir}: resuming after epoch {start}/{cfg.epochs}")
-        for epoch in range(start + 1, cfg.epochs + 1):
-            self._train_epoch(epoch)
+        try:
+            self._open_tensorboard()
+            for epoch in range(start + 1, cfg.epochs + 1):
+                self._train_epoch(epoch)
+        finally:
+            if self.tensorboard is not None:
+                self.tensorboard.close()
         metrics = self._finish() if ctx.is_main else {}
         ctx.barrier()
         done = {"epochs_completed": cfg.epochs, "resumed_from": start}
@@ -180,7 +189,9 @@ class _Trainer:
         broadcast_parameters(self.model, ctx)
         self.optimizer = self.rule.build_optimizer(cfg, self.model)
         n = len(y)
-        self.batches_per_epoch = len(global_batches(torch.arange(n), cfg.batch_size, ctx.world_size))
+        self.batches_per_epoch = len(
+            global_batches(torch.arange(n), cfg.batch_size, ctx.world_size)
+        )
         if self.batches_per_epoch == 0:
             raise ValueError(
                 f"Invalid batch_size {cfg.batch_size}: the training split has only {n} samples "
@@ -190,6 +201,17 @@ class _Trainer:
             self.optimizer, cfg.schedule, steps_per_epoch=self.batches_per_epoch, epochs=cfg.epochs
         )
         self.progress = Progress()
+
+    def _open_tensorboard(self) -> None:
+        """On rank 0 with ``cfg.tensorboard``: a logger whose ``purge_step`` (the resumed step
+        + 1) hides what an interrupted session logged after the last checkpoint."""
+        if self.cfg.tensorboard and self.ctx.is_main:
+            self.tensorboard = TensorBoardLogger(
+                self.out_dir / TENSORBOARD_DIR,
+                steps=self.cfg.tensorboard_steps,
+                purge_step=self.progress.step + 1,
+            )
+            self.callbacks = (*self.callbacks, self.tensorboard)
 
     def _build_model(self) -> nn.Module:
         from bsam.models import build_model
@@ -204,8 +226,13 @@ class _Trainer:
                 "regions); use a new --out folder"
             )
         requested = f"{self.cfg.model} {self.cfg.model_kwargs}"
-        load_weights(self.model, ckpt["model_state"], source=self.paths.last,
-                     stored=ckpt.get("model"), requested=requested)
+        load_weights(
+            self.model,
+            ckpt["model_state"],
+            source=self.paths.last,
+            stored=ckpt.get("model"),
+            requested=requested,
+        )
         self.optimizer.load_state_dict(ckpt["optimizer_state"])
         self.progress = Progress.from_dict(ckpt["train_state"])
         load_scheduler_state(self.scheduler, ckpt["scheduler_state"], self.progress.step)
@@ -254,6 +281,8 @@ class _Trainer:
             timing = {"seconds": seconds, "eval_seconds": now - eval_started}
             row = epoch_row(epoch, state.step, first_lr, train_loss, val, **timing)
             state.history.append(row)
+            if self.tensorboard is not None:  # before the checkpoint: see bsam.train.tensorboard
+                self.tensorboard.log_epoch(row)
             self._save(epoch, val)
             many, med, few = (val[r]["mae"] for r in ("many", "medium", "few"))
             self.log(
