@@ -5,6 +5,10 @@ A table is a list of dicts (one per row) plus the column keys to show; numbers a
 that failed its certificate (a Ritz value whose certified relative residual exceeds its tolerance)
 is wrapped in :class:`NotConverged` and shown as ``n/c`` in every format (Markdown, CSV, LaTeX),
 never as a number; Markdown and LaTeX then end with the footnote :data:`NC_NOTE`.
+
+Curvature columns are named for the matrix they measure (:func:`curvature_headers`): ``Tr(H)``
+for the Hessian, ``Tr(G)`` for the Gauss-Newton matrix ``G = J^T J / M`` (the output-Jacobian
+Gram matrix, which does not depend on the L1 loss), with :func:`curvature_note` as the caption.
 """
 
 from __future__ import annotations
@@ -26,12 +30,68 @@ __all__ = [
     "NotConverged",
     "NC_MARK",
     "NC_NOTE",
+    "CURVATURE_SYMBOLS",
+    "curvature_headers",
+    "curvature_note",
 ]
 
 #: How a :class:`NotConverged` cell is shown, in every format.
 NC_MARK = "n/c"
 #: The footnote of a table with an ``n/c`` cell.
 NC_NOTE = "n/c: not converged (certified relative residual above tol); the value is withheld."
+
+
+#: The symbol of each curvature matrix (``curvature=`` / ``--curvature``) in headers.
+CURVATURE_SYMBOLS: dict[str, str] = {"hessian": "H", "ggn": "G"}
+_CURVATURE_NOTES: dict[str, str] = {
+    "hessian": "H: the Hessian of the region's mean loss.",
+    "ggn": "G = J^T J / M: the Gauss-Newton matrix of the region's M samples (J: the Jacobian "
+    "of the outputs), i.e. the output-Jacobian Gram matrix, the Gauss-Newton matrix of the "
+    "squared error; it does not depend on the L1 loss or its residuals.",
+}
+
+
+def _symbol(curvature: str) -> str:
+    if curvature not in CURVATURE_SYMBOLS:
+        raise ValueError(
+            f"Invalid curvature {curvature!r}: choose one of {list(CURVATURE_SYMBOLS)} (the "
+            "curvature= of the result, recorded in its provenance)"
+        )
+    return CURVATURE_SYMBOLS[curvature]
+
+
+def curvature_headers(curvature: str) -> dict[str, str]:
+    """Column headers of the curvature metrics of a result computed with ``curvature``.
+
+    The trace is ``Tr(H)`` for the Hessian and ``Tr(G)`` for the Gauss-Newton matrix
+    ``G = J^T J / M`` (never ``Tr(H)`` over a Gauss-Newton trace); the eigenvalues keep the
+    paper's ``λ_max`` / ``λ_min``, and ``λ_|max|`` is the one of largest magnitude.
+
+    Raises
+    ------
+    ValueError
+        ``curvature`` is not a key of :data:`CURVATURE_SYMBOLS`.
+    """
+    s = _symbol(curvature)
+    return {
+        "lambda_max": "λ_max",
+        "lambda_min": "λ_min",
+        "lambda_abs": "λ_|max|",
+        "trace": f"Tr({s})",
+        "trace_se": f"SE of Tr({s})",
+    }
+
+
+def curvature_note(curvature: str) -> str:
+    """One sentence saying which matrix ``curvature`` is, for a caption or a footnote.
+
+    Raises
+    ------
+    ValueError
+        ``curvature`` is not a key of :data:`CURVATURE_SYMBOLS`.
+    """
+    _symbol(curvature)
+    return _CURVATURE_NOTES[curvature]
 
 
 class NotConverged(float):

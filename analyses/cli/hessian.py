@@ -364,7 +364,10 @@ def run(args: argparse.Namespace) -> int:
             if any(c in e for e in result["regions"].values())
         ]
         print(f"curvature: {CURVATURE_NAMES[args.curvature]}")
-        print("region   n      " + "  ".join(f"{c:>11}" for c in cols))
+        from analyses.tables import curvature_headers
+
+        names = curvature_headers(args.curvature)
+        print("region   n      " + "  ".join(f"{names[c]:>11}" for c in cols))
         for name, entry in result["regions"].items():
             vals = "  ".join(f"{_cell(entry, c):>11}" for c in cols)
             print(f"{name:<8} {entry['num_samples']:<6} {vals}")

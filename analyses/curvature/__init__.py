@@ -1,6 +1,10 @@
 """Curvature of a network's loss per shot region: Hessian/GGN products, extreme eigenvalues,
 trace and spectral density.
 
+GGN is the Gauss-Newton matrix; for the L1 loss it is G = J^T J / M, the output-Jacobian Gram
+matrix (the Gauss-Newton matrix of the squared error, independent of the L1 loss). The library
+default is the Hessian; the paper's Table 8 uses G (:data:`TABLE8`, ``bsam hessian --table8``).
+
 * :class:`CurvatureOperator` -- Hessian- (or GGN-) vector products over a fixed data set or a region
   of it, exactly weighted by element count, in eval mode.
 * :func:`lanczos`, :func:`lanczos_extremes` -- top-k eigenvalues at either end (default);

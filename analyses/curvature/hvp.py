@@ -15,8 +15,10 @@ the samples are batched (not a mean of batch means). :class:`CurvatureOperator` 
 * ``curvature="ggn"``: the generalised Gauss-Newton matrix
   :math:`G = \frac1M \sum_n J_n^\top \nabla^2_{f}\ell\, J_n` (positive semi-definite for convex
   :math:`\ell`; Schraudolph 2002). The L1 loss has :math:`\nabla^2_f \ell = 0` almost everywhere,
-  so for ``loss="l1"`` the Gauss-Newton matrix is *defined* as :math:`G = \frac1M J^\top J`, the
-  GGN of :math:`\tfrac12 r^2` (the quadratic model whose gradient is :math:`J^\top r`).
+  so for ``loss="l1"`` the matrix is :math:`G = \frac1M J^\top J`: the output-Jacobian Gram
+  matrix, i.e. the Gauss-Newton matrix of the squared error :math:`\tfrac12 r^2`. It does not
+  depend on the L1 loss or its residuals (only on :math:`J`); call it the Gauss-Newton matrix
+  and its trace :math:`\mathrm{tr}(G)`, never "the L1 Hessian" or :math:`\mathrm{tr}(H)`.
 
 onto vectors in the space of the selected parameters, with the model in eval mode (BatchNorm uses
 its running statistics, so a sample's loss does not depend on its batch). The model's parameters,
@@ -79,7 +81,7 @@ class CurvatureOperator:
     loss:
         ``"l1"``, ``"mse"``, ``"huber"`` or a callable ``(pred, target) -> elementwise loss``.
     curvature:
-        ``"hessian"`` or ``"ggn"`` (see the module docstring for the L1 Gauss-Newton rule).
+        ``"hessian"`` or ``"ggn"`` (Gauss-Newton; with ``loss="l1"`` it is ``J^T J / M``).
     mask:
         Boolean tensor selecting samples ``(N,)`` or target elements ``(N, ...)``; ``None`` = all.
     params:

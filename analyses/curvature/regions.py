@@ -55,10 +55,11 @@ METRICS: tuple[str, ...] = ("lambda_max", "trace", "density")
 #: Trace estimators.
 TRACE_METHODS: tuple[str, ...] = ("hutchpp", "hutchinson")
 #: Settings used to reproduce the paper's Table 8 (few-shot lambda_max and trace): the
-#: Gauss-Newton matrix of the training loss (L1; defined as J^T J / M), whose lambda_max and trace
-#: are positive with tr >= lambda_max, as in both rows of the table. The paper's tool (PyHessian)
-#: takes the Hessian of the L1 loss, which is indefinite (on our trained CNN its spectrum is
-#: nearly symmetric and its trace is zero within its error bar); that quantity is
+#: Gauss-Newton matrix G = J^T J / M (the output-Jacobian Gram matrix; it does not depend on the
+#: L1 loss), whose lambda_max and Tr(G) are positive with Tr(G) >= lambda_max, as in both rows of
+#: the table (label the column Tr(G), not Tr(H); ``bsam hessian --table8``). The paper's tool
+#: (PyHessian) takes the Hessian of the L1 loss, which is indefinite (on our trained CNN its
+#: spectrum is nearly symmetric and its trace is zero within its error bar); that quantity is
 #: ``curvature="hessian"`` read from ``lambda_abs``. See docs/curvature.md for the measurements.
 TABLE8: dict[str, Any] = {
     "loss": "l1",
@@ -252,7 +253,8 @@ def region_curvature(
     metrics:
         Any of :data:`METRICS`.
     loss, curvature, params, batch_size, hvp_method:
-        See :class:`~analyses.curvature.hvp.CurvatureOperator`.
+        See :class:`~analyses.curvature.hvp.CurvatureOperator`. ``curvature`` defaults to the
+        Hessian (backward compatible); Table 8 uses ``"ggn"``, G = J^T J / M (:data:`TABLE8`).
     k, tol, max_iter:
         Eigenvalues per end, relative residual tolerance and Krylov budget of
         :func:`~analyses.curvature.lanczos.lanczos_extremes`.

@@ -13,6 +13,7 @@ from bsam.train.loop import (
     TrainResult,
     train,
 )
+from bsam.train.tensorboard import TensorBoardLogger
 
 __all__ = [
     "TrainConfig",
@@ -27,4 +28,5 @@ __all__ = [
     "evaluate_checkpoint",
     "evaluate_model",
     "predict",
+    "TensorBoardLogger",
 ]

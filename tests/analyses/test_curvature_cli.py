@@ -85,7 +85,9 @@ def test_trace_budget_flag_and_its_alias(flag):
     assert default.trace_max_matvecs == 500
 
 
-@pytest.mark.parametrize(("flag", "budget"), [("--trace-max-matvecs", 12), ("--trace-max-hvps", 14)])
+@pytest.mark.parametrize(
+    ("flag", "budget"), [("--trace-max-matvecs", 12), ("--trace-max-hvps", 14)]
+)
 def test_trace_budget_reaches_the_library(checkpoint, tmp_path, flag, budget):
     out = tmp_path / "t.json"
     argv = [
@@ -163,4 +165,21 @@ def test_table8_run_names_the_gauss_newton_matrix(checkpoint, tmp_path, capsys):
     assert list(res["regions"]) == ["few"]
     few = res["regions"]["few"]
     assert few["lambda_max"] > 0 and "density" not in few  # PSD G, Table 8's two metrics only
-    assert "J^T J / M" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "J^T J / M" in shown and "Tr(G)" in shown and "Tr(H)" not in shown
+
+
+def test_tables_name_the_matrix_of_the_result():
+    from analyses.curvature import CURVATURES
+    from analyses.tables import CURVATURE_SYMBOLS, curvature_headers, curvature_note
+
+    assert set(CURVATURE_SYMBOLS) == set(CURVATURES)
+    assert curvature_headers("hessian")["trace"] == "Tr(H)"
+    assert curvature_headers("ggn")["trace"] == "Tr(G)"
+    assert "Tr(H)" not in " ".join(curvature_headers("ggn").values())
+    note = curvature_note("ggn")
+    assert "J^T J / M" in note and "does not depend on the L1 loss" in note
+    with pytest.raises(ValueError, match=r"Invalid curvature 'gn': choose one of \['hessian'"):
+        curvature_headers("gn")
+    with pytest.raises(ValueError, match=r"Invalid curvature 'L1 Hessian'"):
+        curvature_note("L1 Hessian")
