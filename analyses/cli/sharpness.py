@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from bsam.cli.options import LOSS_NAMES, SPLITS
+from bsam.cli.options import LOSS_NAMES, SPLITS, add_command
 from bsam.cli.options import csv_list as _csv_list
 
 __all__ = ["register", "run", "METHODS", "CURVATURES"]
@@ -21,7 +21,8 @@ CURVATURES: tuple[str, ...] = ("ggn", "hessian")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sharpness`` subcommand to ``subparsers``."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "sharpness",
         help="sharpness per target bin (lambda_max, trace, average, worst-case) and the gap",
         description=(
@@ -36,11 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoints", nargs="+", help="best.pt or last.pt of one or more runs")
     p.add_argument("--data", default=None, help="data set name (default: the checkpoint's)")
     p.add_argument("--root", default=None, help="folder of a real data set on disk")
-    p.add_argument("--split", default="test", choices=SPLITS)
-    p.add_argument("--methods", type=_csv_list, default=METHODS, help="comma-separated methods")
-    p.add_argument("--min-samples", type=int, default=1, help="least samples per window")
-    p.add_argument("--loss", default="l1", choices=LOSS_NAMES)
-    p.add_argument("--curvature", default="ggn", choices=CURVATURES)
+    p.add_argument("--split", default="test", choices=SPLITS, help="split whose bins are profiled")
+    p.add_argument("--methods", type=_csv_list, default=METHODS, help=f"comma-separated methods, of {','.join(METHODS)}")
+    p.add_argument("--min-samples", type=int, default=1, help="least samples per window of adjacent bins")
+    p.add_argument("--loss", default="l1", choices=LOSS_NAMES, help="per-sample loss of the bins")
+    p.add_argument(
+        "--curvature",
+        default="ggn",
+        choices=CURVATURES,
+        help="matrix of lambda_max and trace: Gauss-Newton J^T J / M (ggn) or the Hessian",
+    )
     p.add_argument(
         "--max-bytes",
         type=int,
@@ -48,7 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="memory for the exact Gram method (beyond it: Lanczos + Hutch++)",
     )
     p.add_argument("--radius", type=float, default=0.5, help="radius of the random directions")
-    p.add_argument("--num-directions", type=int, default=8)
+    p.add_argument(
+        "--num-directions", type=int, default=8, help="random directions of the average case"
+    )
     p.add_argument("--rho", type=float, default=0.05, help="radius of the worst-case ball")
     p.add_argument("--steps", type=int, default=10, help="projected gradient ascent steps")
     p.add_argument("--eta", type=float, default=0.0, help="adaptive: T = |theta| + eta")
@@ -62,8 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="figures PREFIX_<method>.png/.pdf and PREFIX_overlay.png/.pdf",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=256, help="evaluation batch size")
+    p.add_argument("--seed", type=int, default=0, help="seed of the directions and probes")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
 
