@@ -32,6 +32,7 @@ __all__ = [
     "figure1",
     "table8_section",
     "figure2",
+    "sharpness_section",
     "BUILDERS",
     "HEADERS",
 ]
@@ -41,7 +42,7 @@ HEADERS: dict[str, str] = {
     **{f"{m}_{r}": f"{m.upper() if m != 'bmae' else 'bMAE'} {r}"
        for m in ("mae", "gm", "bmae") for r in res.REGION_COLUMNS},
     **{f"{w}_{r}": f"{w} {r}" for w in ("ours", "paper") for r in res.REGION_COLUMNS},
-    "lambda_max": "λ_max", "lambda_min": "λ_min", "trace": "Tr(H)",
+    "lambda_max": "λ_max", "lambda_min": "λ_min", "trace": "Tr(H)", "computed": "computed by",
 }
 
 
@@ -155,8 +156,10 @@ def table8_section(result: ReproduceResult) -> Section | None:
         "Table 8: sharpness of the few-shot region (and of every other region)",
         f"Curvature: the {what} of the {cfg.hessian_loss.upper()} loss — the choice that reproduces "
         "Table 8's positive λ_max ≤ Tr(H) most plausibly (the L1 Hessian itself is indefinite; "
-        "docs/curvature.md). λ_max is the largest eigenvalue (Lanczos, residual-based stop), Tr(H) "
-        "the Hutch++ trace; ± is the std over seeds. The 'data' column says which samples: the "
+        "docs/curvature.md). λ_max is the largest eigenvalue and Tr(H) the trace, computed exactly "
+        "from the eigenvalues of the Gram matrix JJᵀ/M (zero stochastic error) wherever it fits "
+        f"in {cfg.gram_max_bytes / 2**20:.0f} MiB, else by Lanczos (residual-based stop) and "
+        "Hutch++; the 'computed by' column says which. ± is the std over seeds. The 'data' column says which samples: the "
         "few-shot *training* samples (what the paper's Table 8 most plausibly uses) and the "
         "few-shot test samples for every seed; the other test regions for the first seed only. "
         "Paper (few-shot, mean of 3 runs): λ_max SQINV 141.21 vs BSAM 86.51; Tr(H) SQINV 653.53 "
@@ -175,9 +178,45 @@ def figure2(result: ReproduceResult) -> Section | None:
     return Section("Figure 2: test MAE against ρ", "", [md], [_figure(result, figs.rho_figure(rows), "figure2_rho")])
 
 
+def sharpness_section(result: ReproduceResult) -> Section | None:
+    """Sharpness across the label space: per-bin profiles of every method and their balance."""
+    from analyses.reproduce import sharpness_section as sh
+    from analyses.reproduce.sharpness_reading import balance_reading
+
+    if not result.sharpness:
+        return None
+    cfg = result.config
+    profiles = sh.profiles_by_method(result.sharpness)
+    measures = sh.measures_of(profiles)
+    summary = sh.balance_summary(profiles, measures)
+    rows, cols, headers = sh.balance_rows(summary, measures)
+    write_table(cfg.out_dir / "tables" / "sharpness_balance", rows, cols, headers=headers,
+                floatfmt=".3g", caption="Balanced flatness per method")
+    primary = cfg.sharpness_primary
+    images = [_figure(result, sh.overlay_figure(profiles, primary), "sharpness_methods")]
+    images += [_figure(result, sh.method_figure(p, primary, m), f"sharpness_{m}")
+               for m, p in profiles.items()]
+    stats = {m: per[primary] for m, per in summary.items()}
+    label = sh.MEASURE_LABELS.get(primary, primary)
+    text = (
+        f"Sharpness per target bin of the test split (windows of at least "
+        f"{cfg.sharpness_min_samples} test samples; docs/sharpness.md) for every trained seed of "
+        f"{', '.join(METHOD_LABELS.get(m, m) for m in profiles)}; the figures show {label} over "
+        "the training density (bars: blue many-, orange medium-, red few-shot bins). The table "
+        "gives, per measure, the Spearman correlation ρ_S between a bin's training count and its "
+        "sharpness (0: balanced; negative: sharper where data are scarce) and the few/many ratio "
+        "of the mean sharpness (1: balanced), mean ± std over seeds. The paper reports neither, "
+        "nor SAM and ImbSAM's curvature: BSAM's flatness gain could be the sharpness-aware "
+        "perturbation's (SAM's) rather than the balance weighting's; the comparison with SAM and "
+        "ImbSAM is that control.\n\n" + balance_reading(stats, label)
+    )
+    md = to_markdown(rows, cols, headers=headers, floatfmt=".3g")
+    return Section("Sharpness across the label space", text, [md], images)
+
+
 #: Builders in report order.
 BUILDERS: tuple[Callable[[ReproduceResult], Section | None], ...] = (
-    mae_tables, table6, table5, table7, figure1, table8_section, figure2,
+    mae_tables, table6, table5, table7, figure1, table8_section, sharpness_section, figure2,
 )
 
 

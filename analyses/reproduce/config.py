@@ -91,6 +91,20 @@ class ReproduceConfig:
     density, density_probes, density_steps:
         Also estimate the spectral density (stochastic Lanczos quadrature) of the first seed's
         models on the test split, with this many probes and Lanczos steps.
+    gram_max_bytes:
+        Memory budget of the exact Gauss-Newton values (Gram matrix ``J J^T / M``): every region
+        of the Hessian stage whose Jacobian and Gram matrix fit gets exact lambda_max, lambda_min
+        and trace (no stochastic error) instead of Lanczos + Hutch++; 0 turns it off.
+    sharpness_methods, sharpness_measures, sharpness_min_samples:
+        The ``sharpness`` stage: per-bin sharpness profiles (:mod:`analyses.sharpness`) on the
+        test split of every seed of these methods, with these measures (of
+        :data:`analyses.sharpness.METHODS`) and at least this many test samples per bin window;
+        the training split gives each window's generalization gap.
+    sharpness_radius, sharpness_directions, sharpness_rho, sharpness_steps:
+        Average-case sharpness (radius, random directions) and worst-case rho-sharpness (rho,
+        projected gradient ascent steps).
+    sharpness_primary:
+        The measure of the report's figures and of its balanced-flatness reading.
     many, few:
         Shot-region thresholds on the training-bin counts.
     """
@@ -121,6 +135,15 @@ class ReproduceConfig:
     density: bool = True
     density_probes: int = 1
     density_steps: int = 32
+    gram_max_bytes: int = 512 * 2**20
+    sharpness_methods: tuple[str, ...] = ("vanilla", "sqinv", "sam", "imbsam", "bsam")
+    sharpness_measures: tuple[str, ...] = ("lambda_max", "trace", "average", "worst")
+    sharpness_min_samples: int = 10
+    sharpness_radius: float = 0.5
+    sharpness_directions: int = 4
+    sharpness_rho: float = 0.05
+    sharpness_steps: int = 5
+    sharpness_primary: str = "lambda_max"
     many: int = 100
     few: int = 20
     quick: bool = False
@@ -137,6 +160,7 @@ class ReproduceConfig:
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown:
             raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)}.")
+        _check_sharpness(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReproduceConfig:
@@ -148,8 +172,16 @@ class ReproduceConfig:
         kwargs = {k: v for k, v in data.items() if k in names}
         if isinstance(kwargs.get("recipe"), dict):
             kwargs["recipe"] = Recipe(**kwargs["recipe"])
-        for key in ("methods", "seeds", "multi_seed", "surface_methods", "hessian_methods",
-                    "hessian_regions"):
+        for key in (
+            "methods",
+            "seeds",
+            "multi_seed",
+            "surface_methods",
+            "hessian_methods",
+            "hessian_regions",
+            "sharpness_methods",
+            "sharpness_measures",
+        ):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
@@ -161,7 +193,9 @@ class ReproduceConfig:
             "recipe": Recipe(epochs=1, lr=0.05, batch_size=128, rho=0.2),
             # 600 samples per split: thresholds scaled by about 1/20 so that every region
             # keeps samples.
-            "data_kwargs": {"limit": 600} if overrides.get("data", "agedb-synth").endswith("synth") else {},
+            "data_kwargs": {"limit": 600}
+            if overrides.get("data", "agedb-synth").endswith("synth")
+            else {},
             "many": 5,
             "few": 2,
             "seeds": (0, 1),
@@ -172,6 +206,9 @@ class ReproduceConfig:
             "trace_max_matvecs": 20,
             "density_probes": 1,
             "density_steps": 6,
+            "sharpness_min_samples": 5,
+            "sharpness_directions": 2,
+            "sharpness_steps": 2,
             "quick": True,
             "out": "results/reproduce-quick",
         }
@@ -204,6 +241,29 @@ def renamed_keys(kwargs: dict[str, Any]) -> dict[str, Any]:
             warnings.warn(f"{old} is deprecated; use {new}.", DeprecationWarning, stacklevel=3)
             out[new] = out.pop(old)
     return out
+
+
+def _check_sharpness(cfg: ReproduceConfig) -> None:
+    """Refuse unknown sharpness measures, a primary measure not computed, a bad window size."""
+    from analyses.sharpness.profile import METHODS as MEASURES
+
+    bad = [m for m in cfg.sharpness_measures if m not in MEASURES]
+    if bad or not cfg.sharpness_measures:
+        raise ValueError(
+            f"Invalid sharpness_measures {list(cfg.sharpness_measures)}; choose one or "
+            f"more of {list(MEASURES)}."
+        )
+    if cfg.sharpness_primary not in (*cfg.sharpness_measures, "gap"):
+        raise ValueError(
+            f"Invalid sharpness_primary {cfg.sharpness_primary!r}; choose one of "
+            f"sharpness_measures {list(cfg.sharpness_measures)} or 'gap'."
+        )
+    n = cfg.sharpness_min_samples
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"Invalid sharpness_min_samples {n!r}; it must be an int >= 1.")
+    g = cfg.gram_max_bytes
+    if isinstance(g, bool) or not isinstance(g, int) or g < 0:
+        raise ValueError(f"Invalid gram_max_bytes {g!r}; it must be an int >= 0 (0: no Gram).")
 
 
 def _check_names(name: str, values: Any, example: str) -> None:

@@ -16,7 +16,14 @@ from analyses.reproduce.results import mean_std
 from analyses.tables import NotConverged
 from bsam._io import read_json
 
-__all__ = ["table8", "flatness_rows", "few_shot_means", "certified", "HESSIAN_METRICS"]
+__all__ = [
+    "table8",
+    "flatness_rows",
+    "few_shot_means",
+    "certified",
+    "HESSIAN_METRICS",
+    "COMPUTED_BY",
+]
 
 HESSIAN_METRICS: tuple[str, ...] = ("lambda_max", "lambda_min", "trace")
 _DATA_LABEL = {"train": "train (few-shot samples)", "test": "test"}
@@ -47,12 +54,24 @@ def _collect(
         data = read_json(path)
         tol = float(((data.get("provenance") or {}).get("settings") or {}).get("tol", 1e-3))
         for region, entry in data["regions"].items():
-            cell = table.setdefault((method, split, region), {m: [] for m in (*HESSIAN_METRICS, "trace_se")})
+            cell = table.setdefault(
+                (method, split, region), {m: [] for m in (*HESSIAN_METRICS, "trace_se", "computed")}
+            )
+            cell["computed"].append(entry.get("method", "lanczos"))
             for metric in (*HESSIAN_METRICS, "trace_se"):
                 value = entry.get(metric)
                 value = math.nan if value is None else float(value)
                 cell[metric].append(value if certified(entry, metric, tol) else NotConverged(value))
     return table
+
+
+#: How a Table 8 cell was computed, by the ``method`` of its seeds' entries.
+COMPUTED_BY: dict[str, str] = {"gram": "exact (Gram)", "lanczos": "Lanczos + Hutch++"}
+
+
+def _computed(methods: list[str]) -> str:
+    """``exact (Gram)``, ``Lanczos + Hutch++``, or both joined when the seeds differ."""
+    return " / ".join(COMPUTED_BY.get(m, m) for m in sorted(set(methods)))
 
 
 def _cell(values: list[float], *, mark: bool) -> tuple[float, float]:
@@ -63,28 +82,38 @@ def _cell(values: list[float], *, mark: bool) -> tuple[float, float]:
     return mean, std
 
 
-def table8(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> tuple[list[dict], list[str]]:
+def table8(
+    cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]
+) -> tuple[list[dict], list[str]]:
     """Rows (region, data, method) with lambda_max, lambda_min and Tr(H) as mean ± std over seeds.
+
+    The last column, ``computed``, says how the row's numbers were made: exactly from the Gram
+    matrix (no stochastic error) or by Lanczos + Hutch++ (:data:`COMPUTED_BY`).
 
     The few-shot rows come first (training samples, then test samples), as in the paper's
     Table 8; then the other regions on the test split.
     """
     collected = _collect(hessian)
-    order = [("few", "train"), ("few", "test")] + [(r, "test") for r in cfg.hessian_regions if r != "few"]
+    order = [("few", "train"), ("few", "test")] + [
+        (r, "test") for r in cfg.hessian_regions if r != "few"
+    ]
     rows = []
     for region, split in order:
         for method in cfg.hessian_methods:
             cell = collected.get((method, split, region))
             if cell is None:
                 continue
-            rows.append({
-                "region": region,
-                "data": _DATA_LABEL[split],
-                "method": METHOD_LABELS.get(method, method),
-                "seeds": len(cell["trace"]),
-                **{m: _cell(cell[m], mark=True) for m in HESSIAN_METRICS},
-            })
-    return rows, ["region", "data", "method", "seeds", *HESSIAN_METRICS]
+            rows.append(
+                {
+                    "region": region,
+                    "data": _DATA_LABEL[split],
+                    "method": METHOD_LABELS.get(method, method),
+                    "seeds": len(cell["trace"]),
+                    **{m: _cell(cell[m], mark=True) for m in HESSIAN_METRICS},
+                    "computed": _computed(cell["computed"]),
+                }
+            )
+    return rows, ["region", "data", "method", "seeds", *HESSIAN_METRICS, "computed"]
 
 
 def flatness_rows(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> list[dict]:
@@ -95,8 +124,13 @@ def flatness_rows(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], P
         for region in cfg.hessian_regions:
             cell = collected.get((method, "test", region))
             if cell is not None:
-                rows.append({"method": method, "region": region,
-                             **{m: _cell(cell[m], mark=False) for m in ("lambda_max", "trace")}})
+                rows.append(
+                    {
+                        "method": method,
+                        "region": region,
+                        **{m: _cell(cell[m], mark=False) for m in ("lambda_max", "trace")},
+                    }
+                )
     return rows
 
 

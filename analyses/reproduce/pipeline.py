@@ -3,6 +3,7 @@
 Data flow (each stage reads what the one before wrote, and skips what is already done)::
 
     data -> train runs (runs/) -> surfaces (surfaces/*.h5) -> Hessian metrics (hessian/*.json)
+         -> per-bin sharpness profiles (sharpness/*.json)
          -> figures (figures/*.png|pdf) + tables (tables/*.md|csv|tex) -> report.md
 """
 
@@ -29,7 +30,7 @@ __all__ = ["ReproduceResult", "reproduce", "STAGES"]
 log = logging.getLogger("bsam.reproduce")
 
 #: Stages in order; ``reproduce(stages=...)`` may stop early (the later ones need the earlier).
-STAGES: tuple[str, ...] = ("train", "surface", "hessian", "report")
+STAGES: tuple[str, ...] = ("train", "surface", "hessian", "sharpness", "report")
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ReproduceResult:
     runs: dict[tuple[str, int], RunOutput] = field(default_factory=dict)
     surfaces: dict[str, dict[str, Path]] = field(default_factory=dict)
     hessian: dict[tuple[str, int, str], Path] = field(default_factory=dict)
+    sharpness: dict[tuple[str, int], Path] = field(default_factory=dict)
     artefacts: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -88,6 +90,12 @@ def _reproduce(cfg: ReproduceConfig, *, quiet: bool, stages: tuple[str, ...]) ->
         t = clock()
         result.hessian = hessian_stage(cfg, result.runs, quiet=quiet)
         result.timings["hessian"] = clock() - t
+    if "sharpness" in stages:
+        from analyses.reproduce.sharpness_stage import sharpness_stage
+
+        t = clock()
+        result.sharpness = sharpness_stage(cfg, result.runs, quiet=quiet)
+        result.timings["sharpness"] = clock() - t
     if "report" in stages:
         t = clock()
         result.artefacts = render(result)

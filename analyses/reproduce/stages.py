@@ -181,6 +181,7 @@ def _hessian_settings(cfg: ReproduceConfig, split: str, seed: int) -> dict[str, 
         "density": cfg.density and split == "test" and first,
         "density_probes": cfg.density_probes,
         "density_steps": cfg.density_steps,
+        "gram_max_bytes": cfg.gram_max_bytes,
     }
 
 

@@ -19,6 +19,8 @@ EXPECTED = {
     "table6.py": ["tables/table6.md"],
     "table7.py": ["tables/table7.md"],
     "table8.py": ["tables/table8.md", "figures/flatness_regions.png"],
+    "sharpness_profile.py": ["figures/sharpness_methods.png", "figures/sharpness_bsam.png",
+                             "tables/sharpness_balance.md"],
     "flatness_regions.py": ["figures/flatness_regions.png", "figures/surfaces_1d.png"],
 }
 
