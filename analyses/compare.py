@@ -153,8 +153,12 @@ def _spread(values: Sequence[float]) -> tuple[float, float]:
 
 
 def _figure(rows: list[dict[str, Any]], quantities: list[str], names: Sequence[str]) -> Figure:
-    """One panel per quantity: a group of bars per region, one bar per label (± std)."""
-    labels = list(dict.fromkeys(r["label"] for r in rows))
+    """One panel per quantity: a group of bars per region, one bar per label (± std over its
+    models); linear axes from 0, one colour per method, a label of one model marked ``n = 1``."""
+    from analyses.plotting.style import legend_inside, method_color, method_order, seeds_note
+
+    labels = method_order(r["label"] for r in rows)
+    counts = {r["label"]: int(r["n"]) for r in rows}
     fig = Figure(figsize=(3.2 * len(quantities), 3.0), layout="constrained")
     axes = fig.subplots(1, len(quantities), squeeze=False)[0]
     width = 0.8 / len(labels)
@@ -163,11 +167,18 @@ def _figure(rows: list[dict[str, Any]], quantities: list[str], names: Sequence[s
         for j, label in enumerate(labels):
             stats = [cell[(label, n)][q] for n in names]
             x = np.arange(len(names)) + (j - (len(labels) - 1) / 2) * width
-            yerr = [0.0 if math.isnan(s) else s for _, s in stats]
-            ax.bar(x, [m for m, _ in stats], width, yerr=yerr, capsize=2, label=label)
+            means = [m for m, _ in stats]
+            yerr = None if counts[label] < 2 else [0.0 if math.isnan(s) else s for _, s in stats]
+            ax.bar(x, means, width, yerr=yerr, capsize=2, label=label, color=method_color(label))
+            if counts[label] == 1:
+                for xi, m in zip(x, means):
+                    if math.isfinite(m):
+                        ax.annotate("n = 1", (xi, m), ha="center", va="bottom", fontsize=6)
         ax.set_xticks(np.arange(len(names)), list(names))
+        if all(m >= 0 for label in labels for m, _ in (cell[(label, n)][q] for n in names)):
+            ax.set_ylim(bottom=0)
         ax.set_title(QUANTITIES[q])
-    axes[0].legend(frameon=False, fontsize="small")
+    legend_inside(axes[0], title=seeds_note([counts[label] for label in labels]))
     return fig
 
 
