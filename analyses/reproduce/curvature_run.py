@@ -137,84 +137,58 @@ def checkpoint_curvature_file(
     ``regions=[names]`` and ``max_trace_hvps`` still work, with a ``DeprecationWarning`` (use
     ``region_names`` and ``trace_max_matvecs``).
     """
-    from analyses.curvature import region_curvature, save_curvature
+    from analyses.curvature import checkpoint_curvature, save_curvature
     from analyses.reproduce.config import renamed_keys
-    from bsam.checkpoint_data import load_checkpoint_data
     from bsam.regions import region_arguments
 
-    _, region_names = region_arguments(regions, region_names, where="checkpoint_curvature_file")
+    _, region_names = region_arguments(
+        regions, region_names, where="checkpoint_curvature_file"
+    )
     if max_trace_hvps is not None:
         trace_max_matvecs = renamed_keys({"max_trace_hvps": max_trace_hvps})["trace_max_matvecs"]
-
-    loaded = load_checkpoint_data(checkpoint, split, root=root, device=device)
-    info = {
-        **loaded.data_info,
-        "name": loaded.data_info["dataset"],
-        "epoch": loaded.checkpoint.get("epoch"),
-        "kwargs": dict((loaded.checkpoint.get("data") or {}).get("kwargs") or {}),
-    }
-    names = list(region_names or ("all", "many", "medium", "few"))
     tol = 1e-3
     exact: dict[str, dict[str, Any]] = {}
     if curvature == "ggn" and gram_max_bytes > 0:
-        from bsam.batches import Batches
-
-        masks = loaded.regions.masks(Batches(loaded.dataset, batch_size=batch_size).targets, names)
-        for name in names:
-            mask = masks[name]
-            if bool(mask.any()):
-                entry = gram_entry(
-                    loaded.model,
-                    loaded.dataset,
-                    mask,
-                    loss=loss,
-                    batch_size=batch_size,
-                    tol=tol,
-                    max_bytes=gram_max_bytes,
-                )
-                if entry is not None:
-                    exact[name] = entry
+        exact = _exact_regions(checkpoint, split, region_names, loss=loss, root=root, device=device,
+                               batch_size=batch_size, tol=tol, max_bytes=gram_max_bytes)
     metrics = ("lambda_max", "trace") + (("density",) if density else ())
-    common = dict(
-        data_info=info,
-        loss=loss,
-        curvature=curvature,
-        tol=tol,
-        max_iter=lanczos_iters,
-        trace_rel_se=trace_rel_se,
-        trace_max_matvecs=trace_max_matvecs,
-        density_probes=density_probes,
-        density_steps=density_steps,
-        seed=seed,
-        batch_size=batch_size,
-        quiet=quiet,
-    )
-    result = region_curvature(
-        loaded.model,
-        loaded.dataset,
-        loaded.regions,
-        region_names=names,
-        metrics=metrics,
-        completed=exact,
-        **common,
-    )
+    common = dict(split=split, root=root, device=device, loss=loss, curvature=curvature,
+                  max_iter=lanczos_iters, trace_rel_se=trace_rel_se,
+                  trace_max_matvecs=trace_max_matvecs, density_probes=density_probes,
+                  density_steps=density_steps, seed=seed, batch_size=batch_size, quiet=quiet)
+    result = checkpoint_curvature(checkpoint, region_names=region_names, metrics=metrics,
+                                  **({"completed": exact, "tol": tol} if exact else {}), **common)
     for entry in result["regions"].values():
         entry.setdefault("method", "lanczos")
         entry.setdefault("lambda_max_method", "lanczos")
         entry.setdefault("trace_method", entry.get("trace_detail", {}).get("method", "hutchpp"))
     if exact and density:
-        dens = region_curvature(
-            loaded.model,
-            loaded.dataset,
-            loaded.regions,
-            region_names=list(exact),
-            metrics=("density",),
-            **common,
-        )
+        dens = checkpoint_curvature(checkpoint, region_names=list(exact), metrics=("density",),
+                                    tol=tol, **common)
         for name, entry in dens["regions"].items():
             result["regions"][name]["density"] = entry["density"]
-    result["provenance"]["checkpoint"] = str(checkpoint)
-    result["provenance"]["settings"]["gram_max_bytes"] = gram_max_bytes
-    result["provenance"]["methods"] = {n: e["method"] for n, e in result["regions"].items()}
+    if exact:
+        result["provenance"]["settings"]["gram_max_bytes"] = gram_max_bytes
+        result["provenance"]["methods"] = {n: e["method"] for n, e in result["regions"].items()}
     save_curvature(result, Path(out))
     return result
+
+
+def _exact_regions(checkpoint: str | os.PathLike, split: str, region_names: Sequence[str] | None,
+                   **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """:func:`gram_entry` of every non-empty region of ``split`` that fits in ``max_bytes``."""
+    from bsam.batches import Batches
+    from bsam.checkpoint_data import load_checkpoint_data
+
+    root, device = kwargs.pop("root"), kwargs.pop("device")
+    loaded = load_checkpoint_data(checkpoint, split, root=root, device=device)
+    names = list(region_names or ("all", "many", "medium", "few"))
+    targets = Batches(loaded.dataset, batch_size=kwargs["batch_size"]).targets
+    masks = loaded.regions.masks(targets, names)
+    out = {}
+    for name in names:
+        if bool(masks[name].any()):
+            entry = gram_entry(loaded.model, loaded.dataset, masks[name], **kwargs)
+            if entry is not None:
+                out[name] = entry
+    return out

@@ -181,7 +181,8 @@ def _hessian_settings(cfg: ReproduceConfig, split: str, seed: int) -> dict[str, 
         "density": cfg.density and split == "test" and first,
         "density_probes": cfg.density_probes,
         "density_steps": cfg.density_steps,
-        "gram_max_bytes": cfg.gram_max_bytes,
+        # only when on, so that results made before the exact Gram values keep their key
+        **({"gram_max_bytes": cfg.gram_max_bytes} if cfg.gram_max_bytes else {}),
     }
 
 
