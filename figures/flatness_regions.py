@@ -2,7 +2,7 @@
 # # Flatness across shot regions and methods
 #
 # Two views of the same question, "where is the trained network sharp?": the 1D loss curves of
-# every region overlaid per method, and lambda_max / Tr(H) per region as bars. Run
+# every region overlaid per method, and lambda_max / trace (Tr(G) of the Gauss-Newton J^T J / M) per region as bars. Run
 # `python figures/flatness_regions.py [--quick] [--out DIR]`, or open it as a notebook and set
 # `quick`, `out` (relative to the repository root) and `overrides` in the parameters cell.
 
@@ -27,7 +27,8 @@ curves  # the cell's value: shown inline in a notebook
 
 # %%
 fig = figures.flatness_by_region(
-    flatness_rows(cfg, result.hessian), region_names=cfg.hessian_regions, quick=cfg.quick
+    flatness_rows(cfg, result.hessian), region_names=cfg.hessian_regions, quick=cfg.quick,
+    curvature=cfg.curvature,
 )
 print(save_figure(fig, cfg.out_dir / "figures" / "flatness_regions")[0])
 fig  # the cell's value: shown inline in a notebook

@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train every method and write Figure 1, Table 8, the MAE tables and a report",
         description=(
             "Train Vanilla, SQINV, SAM, ImbSAM and BSAM, compute per-region loss surfaces and "
-            "curvature metrics, and write figures, tables and report.md. Finished stages are "
+            "curvature metrics and per-bin sharpness profiles, and write figures, tables and "
+            "report.md. Finished stages are "
             "skipped on rerun; a killed run resumes.\n"
             "Table 8 is measured with analyses.curvature.TABLE8: the Gauss-Newton matrix "
             "G = J^T J / M (the output-Jacobian Gram matrix; `bsam hessian --table8`), not the "
@@ -81,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--stages",
         type=_csv,
         default=None,
-        help="stop after these stages (train,surface,hessian,report)",
+        help="stop after these stages (train,surface,hessian,sharpness,report)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     p.set_defaults(func=run)

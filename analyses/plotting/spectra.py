@@ -206,7 +206,10 @@ def plot_curvature_bars(
         )
     ax.set_xticks(x, list(entries))
     ax.axhline(0.0, color="0.5", lw=0.6)
-    ax.set_ylabel(_LABELS[quantity])
+    label = _LABELS[quantity]
+    if quantity == "trace" and (result.get("provenance") or {}).get("curvature") == "ggn":
+        label = r"$\mathrm{tr}(G)$, $G = J^\top J / M$"  # the Gauss-Newton matrix, not H
+    ax.set_ylabel(label)
     legend_inside(ax)
     return fig
 

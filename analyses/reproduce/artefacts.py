@@ -18,7 +18,7 @@ from analyses.reproduce import results as res
 from analyses.reproduce.config import METHOD_LABELS
 from analyses.reproduce.hessian_tables import flatness_rows, table8
 from analyses.reproduce.report import Section
-from analyses.tables import to_markdown, write_table
+from analyses.tables import curvature_headers, to_markdown, write_table
 from bsam._io import read_json
 
 if TYPE_CHECKING:
@@ -52,11 +52,13 @@ def _figure(result: ReproduceResult, fig, name: str) -> str:
     return f"figures/{name}.png"
 
 
-def _table(result: ReproduceResult, name: str, rows, cols, *, caption: str, floatfmt: str = ".3f") -> str:
+def _table(result: ReproduceResult, name: str, rows, cols, *, caption: str, floatfmt: str = ".3f",
+           headers: dict[str, str] | None = None) -> str:
     """Write ``tables/<name>.md|csv|tex``; return the Markdown text."""
-    write_table(result.config.out_dir / "tables" / name, rows, cols, headers=HEADERS,
+    headers = {**HEADERS, **(headers or {})}
+    write_table(result.config.out_dir / "tables" / name, rows, cols, headers=headers,
                 floatfmt=floatfmt, caption=caption)
-    return to_markdown(rows, cols, headers=HEADERS, floatfmt=floatfmt)
+    return to_markdown(rows, cols, headers=headers, floatfmt=floatfmt)
 
 
 def main_methods(result: ReproduceResult) -> list[str]:
@@ -119,17 +121,22 @@ def figure1(result: ReproduceResult) -> Section | None:
     if not surfaces:
         return None
     first = next(iter(surfaces))
-    images = [_figure(result, figs.figure1(surfaces[first]["2d"], label=METHOD_LABELS.get(first, first)), "figure1")]
+    label, quick = METHOD_LABELS.get(first, first), cfg.quick
+    images = [_figure(result, figs.figure1(surfaces[first]["2d"], label=label, quick=quick), "figure1"),
+              _figure(result, figs.figure1_rise(surfaces[first]["2d"], label=label, quick=quick), "figure1_rise")]
     if len(surfaces) > 1:
-        images.append(_figure(result, figs.figure1_methods({m: p["2d"] for m, p in surfaces.items()}), "figure1_methods"))
-    images.append(_figure(result, figs.curves_by_method({m: p["1d"] for m, p in surfaces.items()}), "surfaces_1d"))
+        images.append(_figure(result, figs.figure1_methods({m: p["2d"] for m, p in surfaces.items()}, quick=quick),
+                              "figure1_methods"))
+    images.append(_figure(result, figs.curves_by_method({m: p["1d"] for m, p in surfaces.items()}, quick=quick),
+                          "surfaces_1d"))
     n, span = cfg.surface_points_2d, cfg.surface_span
     return Section(
         "Figure 1: loss landscapes over all and over few-shot test samples",
         f"2D surfaces of the L1 test loss at θ + a·d₁ + b·d₂ (filter-normalized random directions, "
         f"{n}×{n} grid over [-{span:g}, {span:g}]²) of each method's first-seed model; panel titles "
         "give the region's size and MAE at the centre. All panels of a figure share one colour "
-        f"scale. The 1D curves ({cfg.surface_points_1d} points along d₁) overlay every region per "
+        "scale; the rise view (figure1_rise) shows each region's loss above its own centre value "
+        f"on one shared scale, so it compares sharpness, not loss level. The 1D curves ({cfg.surface_points_1d} points along d₁) overlay every region per "
         "method. Paper (vanilla): all-sample MAE 6.67, few-shot MAE 10.68; the all-sample "
         "landscape is smooth, the few-shot one sharp.",
         images=images,
@@ -143,27 +150,34 @@ def table8_section(result: ReproduceResult) -> Section | None:
     if not hessian:
         return None
     rows, cols = table8(cfg, hessian)
-    md = _table(result, "table8", rows, cols, caption="Curvature per region", floatfmt=".4g")
-    images = [_figure(result, figs.flatness_by_region(flatness_rows(cfg, hessian), region_names=cfg.hessian_regions),
+    names = curvature_headers(cfg.curvature)
+    md = _table(result, "table8", rows, cols, caption="Curvature per region", floatfmt=".4g", headers=names)
+    images = [_figure(result, figs.flatness_by_region(flatness_rows(cfg, hessian), region_names=cfg.hessian_regions,
+                                                      quick=cfg.quick, curvature=cfg.curvature),
                       "flatness_regions")]
     dens = {m: read_json(p) for (m, seed, split), p in sorted(hessian.items())
             if seed == cfg.seeds[0] and split == "test"}
     dens = {m: d for m, d in dens.items() if any("density" in e for e in d["regions"].values())}
     if dens:
-        images.append(_figure(result, figs.density_by_method(dens), "spectral_density"))
-    what = "Gauss-Newton matrix (JᵀJ/M, positive semi-definite)" if cfg.curvature == "ggn" else "Hessian"
+        images.append(_figure(result, figs.density_by_method(dens, quick=cfg.quick), "spectral_density"))
+    if cfg.curvature == "ggn":
+        what = ("Gauss-Newton matrix G = JᵀJ/M (the output-Jacobian Gram matrix, positive "
+                "semi-definite; it does not depend on the loss's residuals)")
+    else:
+        what = f"Hessian of the {cfg.hessian_loss.upper()} loss"
+    tr = names["trace"]
     return Section(
         "Table 8: sharpness of the few-shot region (and of every other region)",
-        f"Curvature: the {what} of the {cfg.hessian_loss.upper()} loss — the choice that reproduces "
-        "Table 8's positive λ_max ≤ Tr(H) most plausibly (the L1 Hessian itself is indefinite; "
-        "docs/curvature.md). λ_max is the largest eigenvalue and Tr(H) the trace, computed exactly "
+        f"Curvature: the {what} — the choice that reproduces "
+        "Table 8's positive λ_max ≤ trace most plausibly (the L1 Hessian itself is indefinite; "
+        f"docs/curvature.md). λ_max is the largest eigenvalue and {tr} the trace, computed exactly "
         "from the eigenvalues of the Gram matrix JJᵀ/M (zero stochastic error) wherever it fits "
         f"in {cfg.gram_max_bytes / 2**20:.0f} MiB, else by Lanczos (residual-based stop) and "
         "Hutch++; the 'computed by' column says which. ± is the std over seeds. The 'data' column says which samples: the "
         "few-shot *training* samples (what the paper's Table 8 most plausibly uses) and the "
         "few-shot test samples for every seed; the other test regions for the first seed only. "
         "Paper (few-shot, mean of 3 runs): λ_max SQINV 141.21 vs BSAM 86.51; Tr(H) SQINV 653.53 "
-        "vs BSAM 90.88.",
+        f"vs BSAM 90.88 (the paper's Tr(H); ours is {tr}).",
         [md],
         images,
     )
@@ -175,7 +189,8 @@ def figure2(result: ReproduceResult) -> Section | None:
         return None
     rows, cols = res.rho_ablation(result.config, result.runs)
     md = _table(result, "figure2_rho", rows, cols, caption="Test MAE against rho")
-    return Section("Figure 2: test MAE against ρ", "", [md], [_figure(result, figs.rho_figure(rows), "figure2_rho")])
+    return Section("Figure 2: test MAE against ρ", "", [md],
+                   [_figure(result, figs.rho_figure(rows, quick=result.config.quick), "figure2_rho")])
 
 
 def sharpness_section(result: ReproduceResult) -> Section | None:

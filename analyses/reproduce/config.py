@@ -81,7 +81,7 @@ class ReproduceConfig:
         Methods whose first-seed model gets a 2D (``n x n``) and a 1D surface over
         ``[-span, span]`` in filter-normalized random directions, on the test split.
     hessian_methods, hessian_regions, lanczos_iters, trace_rel_se, trace_max_matvecs:
-        Methods whose models (every seed) get lambda_max and Tr(H) per region on the test split
+        Methods whose models (every seed) get lambda_max and the trace (Tr(G) of the Gauss-Newton J^T J / M by default) per region on the test split
         and on the few-shot training samples; the Lanczos budget, the trace's target relative
         standard error and its budget of matrix-vector products (``max_trace_hvps`` is the old,
         deprecated name, still accepted by the constructor, :meth:`replace` and

@@ -223,16 +223,22 @@ def flatness_by_region(
     region_names: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     quick: bool = False,
+    curvature: str = "hessian",
 ) -> Figure:
-    """Bar chart of Hessian metrics per region and method (mean ± std over seeds, test split).
+    """Bar chart of curvature metrics per region and method (mean ± std over seeds, test split).
 
     ``rows`` have keys ``method``, ``region`` and ``<metric>`` as ``(mean, std)`` (or ``(mean, std,
     n)``), optionally ``seeds`` (their number). Bars stand on a linear axis from 0, methods in the
     one method order and colour of every figure; the legend says what an error bar is ("mean ±
     std over n seeds"); a one-seed bar carries ``n = 1`` instead of a zero-length bar. With
-    ``quick``: the ``quick settings: not a result`` stamp.
+    ``quick``: the ``quick settings: not a result`` stamp. ``curvature`` (``"hessian"`` or
+    ``"ggn"``) names the trace's matrix on its axis: Tr(H), or Tr(G) for the Gauss-Newton
+    matrix ``G = J^T J / M``.
     """
+    from analyses.tables import curvature_headers
+
     _, regions = region_arguments(regions, region_names, where="flatness_by_region")
+    trace_name = curvature_headers(curvature)["trace"]
     methods = method_order(str(r["method"]) for r in rows)
     fig = Figure(figsize=(4.6 * len(metrics), 3.8), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
@@ -249,7 +255,7 @@ def flatness_by_region(
         ax.set_xticks(x, list(regions))
         ax.set_xlabel("test region")
         ax.set_ylabel(
-            {"lambda_max": "λ_max (largest eigenvalue)", "trace": "Tr(H)"}.get(metric, metric)
+            {"lambda_max": "λ_max (largest eigenvalue)", "trace": trace_name}.get(metric, metric)
         )
         # Headroom above the highest bar for the n = 1 marks and the legend.
         ax.set_ylim(min(0.0, min(tops)), max(max(tops), 1e-12) * 1.35)

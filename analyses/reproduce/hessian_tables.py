@@ -85,7 +85,7 @@ def _cell(values: list[float], *, mark: bool) -> tuple[float, float]:
 def table8(
     cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]
 ) -> tuple[list[dict], list[str]]:
-    """Rows (region, data, method) with lambda_max, lambda_min and Tr(H) as mean ± std over seeds.
+    """Rows (region, data, method) with lambda_max, lambda_min and the trace (Tr(G) for ggn) as mean ± std over seeds.
 
     The last column, ``computed``, says how the row's numbers were made: exactly from the Gram
     matrix (no stochastic error) or by Lanczos + Hutch++ (:data:`COMPUTED_BY`).
@@ -117,7 +117,8 @@ def table8(
 
 
 def flatness_rows(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], Path]) -> list[dict]:
-    """``{"method", "region", "lambda_max", "trace"}`` rows (test split, mean ± std over seeds)."""
+    """``{"method", "region", "seeds", "lambda_max", "trace"}`` rows (test split, mean ± std over
+    ``seeds`` seeds)."""
     collected = _collect(hessian)
     rows = []
     for method in cfg.hessian_methods:
@@ -128,6 +129,7 @@ def flatness_rows(cfg: ReproduceConfig, hessian: Mapping[tuple[str, int, str], P
                     {
                         "method": method,
                         "region": region,
+                        "seeds": len(cell["trace"]),
                         **{m: _cell(cell[m], mark=False) for m in ("lambda_max", "trace")},
                     }
                 )

@@ -118,7 +118,7 @@ def claims_from_results(
                             winner == "bsam"))
     if hessian_few:
         t8 = PAPER["table8"]
-        for metric, name in (("lambda_max", "λ_max"), ("trace", "Tr(H)")):
+        for metric, name in (("lambda_max", "λ_max"), ("trace", "trace")):
             a = float(hessian_few.get("bsam", {}).get(metric, math.nan))
             b = float(hessian_few.get("sqinv", {}).get(metric, math.nan))
             claims.append(Claim(f"BSAM has a flatter few-shot region than SQINV ({name} smaller)",

@@ -198,7 +198,7 @@ def _hashed(settings: dict[str, Any]) -> dict[str, Any]:
 def hessian_stage(
     cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput], *, quiet: bool = False
 ) -> dict[tuple[str, int, str], Path]:
-    """lambda_max and Tr(H) per region for the Hessian methods' models.
+    """lambda_max and the trace per region for the Hessian methods' models.
 
     For every seed: the few-shot *training* samples (what the paper's Table 8 most plausibly
     reports) and the few-shot test samples. For the first seed also every other region of

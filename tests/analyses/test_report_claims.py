@@ -23,7 +23,7 @@ def test_claims_follow_the_numbers():
     best = next(c for t, c in claims.items() if t.startswith("Among"))
     assert best.agrees is False  # ImbSAM has the lowest
     lam = next(c for t, c in claims.items() if "λ_max" in t)
-    tr = next(c for t, c in claims.items() if "Tr(H)" in t)
+    tr = next(c for t, c in claims.items() if "(trace smaller)" in t)
     assert lam.agrees is False and tr.agrees is True
 
 
