@@ -107,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
     )
     written = list(save_profiles(result, args.out, csv_path=args.csv))
     if args.plot:
-        import matplotlib.pyplot as plt
-
         from analyses.plotting import save_figure
         from analyses.sharpness import plot_profile, plot_profile_overlay
 
@@ -116,7 +114,6 @@ def run(args: argparse.Namespace) -> int:
         figures["overlay"] = plot_profile_overlay(result["profiles"][0], args.methods)
         for name, fig in figures.items():
             written += save_figure(fig, f"{args.plot}_{name}")
-            plt.close(fig)
     if not args.quiet:
         print("method       spearman(count, sharpness)   few/many ratio")
         for m, b in result["balance"].items():

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from analyses.plotting.style import region_color
+
 __all__ = ["plot_profile", "plot_profile_overlay"]
 
 _LABELS = {
@@ -44,15 +46,14 @@ def _series(profile: Mapping[str, Any], method: str) -> tuple[np.ndarray, np.nda
 
 
 def _figure(profile: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, (top, bottom) = plt.subplots(
-        2, 1, sharex=True, figsize=(7, 4.5), gridspec_kw={"height_ratios": [3, 1]}
-    )
+    fig = Figure(figsize=(7, 4.5), layout="constrained")  # no pyplot state
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     bins = profile["bins"]
     counts = np.asarray(bins["train_counts"], dtype=float)
     left = bins["lower"] + bins["bin_width"] * np.arange(len(counts))
-    colors = {"many": "tab:blue", "medium": "tab:orange", "few": "tab:red"}
+    colors = {r: region_color(r) for r in ("many", "medium", "few")}
     bottom.bar(
         left,
         counts,
@@ -97,7 +98,6 @@ def plot_profile(
         top.legend()
     top.set_ylabel(_LABELS.get(method, method))
     top.set_title(title or f"{_LABELS.get(method, method)} per target bin")
-    fig.tight_layout()
     return fig
 
 
@@ -114,5 +114,4 @@ def plot_profile_overlay(
     top.set_ylabel("sharpness / its mean")
     top.legend(fontsize="small")
     top.set_title(title or "sharpness per target bin (each method / its mean)")
-    fig.tight_layout()
     return fig
