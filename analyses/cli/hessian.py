@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bsam._io import check_output_file
 from bsam.cli.options import LOSS_NAMES, add_checkpoint_arguments, add_command, checkpoint_data
 from bsam.cli.options import csv_list as _csv_list
 
@@ -211,26 +212,6 @@ def apply_table8(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def _writable_file(path: Path, flag: str) -> None:
-    """Refuse, before any computation, an output path that cannot be written as a file."""
-    if path.is_dir():
-        raise ValueError(
-            f"Invalid {flag} {path}: it is a folder; give a file path such as {path / 'hessian.json'}."
-        )
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(
-                    f"Invalid {flag} {path}: {parent} is a file, not a folder; choose another path."
-                )
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise ValueError(
-                    f"Invalid {flag} {path}: the folder {parent} is not writable; choose a folder "
-                    "you can write."
-                )
-            return
-
-
 def output_paths(args: argparse.Namespace) -> list[Path]:
     """The files ``bsam hessian`` will write, each checked to be writable (before computing).
 
@@ -244,7 +225,7 @@ def output_paths(args: argparse.Namespace) -> list[Path]:
     if args.plot and "density" in args.metrics:
         paths.update({"--plot": Path(f"{args.plot}.png"), "--plot ": Path(f"{args.plot}.pdf")})
     for flag, path in paths.items():
-        _writable_file(path, flag.strip())
+        check_output_file(path, flag=flag.strip())
     if paths["--csv"].resolve() == out.resolve():
         raise ValueError(f"Invalid --csv {paths['--csv']}: it equals --out; pick another name.")
     return list(paths.values())
