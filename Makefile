@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch that lies on the machine's disk; never let pip resolve an open range.
 TORCH ?= torch==2.13.0
 
-.PHONY: install reproduce test lint bench clean
+.PHONY: install reproduce test lint bench clean readme-figures
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: lint
 
 # ruff, then import-linter's layers contract (pyproject.toml [tool.importlinter]):
 # imports point down only, analyses -> landscape -> bsam.
+# The README's figures, from the full default run (run `make reproduce` first).
+readme-figures:
+	mkdir -p docs/images
+	for f in figure1 figure1_rise flatness_regions sharpness_methods; do \
+		cp results/reproduce/figures/$$f.png docs/images/$$f.png || exit 1; done
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
