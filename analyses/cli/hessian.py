@@ -239,10 +239,9 @@ def partial_path(out: str | os.PathLike) -> Path:
 
 def request_key(args: argparse.Namespace) -> str:
     """Hash of everything that changes the numbers: the checkpoint's bytes and the options."""
-    h = hashlib.sha256()
-    with open(args.checkpoint, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    from bsam.checkpoint import file_hash  # imports torch: only when a job runs
+
+    h = hashlib.sha256(file_hash(args.checkpoint).encode())
     opts = {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_IN_KEY}
     h.update(json.dumps(opts, sort_keys=True, default=list).encode())
     return h.hexdigest()[:32]
