@@ -2,8 +2,10 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch that lies on the machine's disk; never let pip resolve an open range.
-TORCH ?= torch==2.13.0
+# The CPU build of torch that lies on the machine's disk and its torchvision (models, transforms.v2;
+# bsam.vision imports it even though that wheel was built against CUDA torch); never let pip
+# resolve an open range.
+TORCH ?= torch==2.13.0 torchvision==0.28.0
 
 .PHONY: install reproduce test lint bench clean readme-figures
 
@@ -12,8 +14,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test]" "$(TORCH)"
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[test]" $(TORCH)
 	touch $@
 
 install: $(VENV)/.installed
