@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_LDS",
     "RUNTIME_FIELDS",
     "BN_MODES",
+    "AMP_MODES",
 ]
 
 #: Balance-weight schemes understood by :class:`bsam.weights.BalanceWeights`.
@@ -48,17 +49,29 @@ WEIGHT_SCHEMES: tuple[str, ...] = ("none", "sqrt_inv", "inv")
 #: Element-wise regression losses in :data:`bsam.losses.LOSSES` usable as descent loss.
 DESCENT_LOSSES: tuple[str, ...] = ("l1", "mse", "huber")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
-SCHEDULES: tuple[str, ...] = ("cosine", "step", "none")
-SELECT_METRICS: tuple[str, ...] = ("mae", "bmae")
+#: ``cosine-epoch`` is the Rank-N-Contrast schedule (set at the start of each epoch, down to
+#: ``lr * lr_min_factor``); see :mod:`bsam.train.schedule`.
+SCHEDULES: tuple[str, ...] = ("cosine", "step", "none", "cosine-epoch")
+#: Validation metrics that pick ``best.pt`` (lower is better for each).
+SELECT_METRICS: tuple[str, ...] = ("mae", "bmae", "rmse")
+#: Mixed-precision modes of ``TrainConfig.amp`` (``torch.autocast`` dtypes; ``off``: float32).
+AMP_MODES: tuple[str, ...] = ("off", "bf16", "fp16")
 #: The LDS smoothing of the DIR paper (Yang et al., 2021): Gaussian kernel, size 5, sigma 2.
 DEFAULT_LDS: dict[str, Any] = {"kernel": "gaussian", "ks": 5, "sigma": 2.0}
 #: Fields that may change between a run and its resumption (they do not change the result on
 #: a given device).
 RUNTIME_FIELDS: tuple[str, ...] = ("device", "eval_batch_size", "tensorboard", "tensorboard_steps")
-#: Logging switches left out of :meth:`TrainConfig.to_dict` while off, so that the stored
-#: config (and every hash of it, e.g. the reproduction's run folders) of a run without them is
-#: what it was before they existed.
-_OPTIONAL_WHEN_OFF: tuple[str, ...] = ("tensorboard", "tensorboard_steps")
+#: Fields left out of :meth:`TrainConfig.to_dict` while they hold these values (logging
+#: switches off, options added later at their neutral value), so that the stored config (and
+#: every hash of it, e.g. the reproduction's run folders) of a run without them is what it was
+#: before they existed.
+_OMITTED_AT: dict[str, Any] = {
+    "tensorboard": False,
+    "tensorboard_steps": False,
+    "amp": "off",
+    "channels_last": False,
+    "lr_min_factor": 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,14 @@ class TrainConfig:
         Augment training batches (in-memory datasets that provide ``augment_batch``).
     num_workers
         DataLoader workers for datasets that are not held in memory (real datasets on disk).
+    lr_min_factor
+        Floor of the ``cosine-epoch`` schedule as a fraction of ``lr`` (Rank-N-Contrast: 1e-3);
+        must be 0 for the other schedules.
+    amp, channels_last
+        Mixed precision (:data:`AMP_MODES`: ``torch.autocast`` in bfloat16 or float16 with loss
+        scaling; ``off`` by default) and the ``channels_last`` memory format of the model and
+        its inputs. Both change the floating-point result, so they are part of the run's
+        identity; while off they are left out of :meth:`to_dict`.
     eval_batch_size, device
         Runtime options: they may differ when a run is resumed.
     tensorboard, tensorboard_steps
@@ -226,6 +247,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
+    lr_min_factor: float = 0.0
     seed: int = 0
     select: str = "mae"
     preset: str | None = None
@@ -237,6 +259,8 @@ class TrainConfig:
     eval_batch_size: int = 1024
     num_workers: int = 0
     device: str = "auto"
+    amp: str = "off"
+    channels_last: bool = False
     tensorboard: bool = False
     tensorboard_steps: bool = False
 
@@ -304,12 +328,24 @@ class TrainConfig:
             raise ValueError(f"Invalid num_workers {cfg.num_workers}: must be >= 0")
         _check_choice("optimizer", cfg.optimizer, OPTIMIZERS)
         _check_choice("schedule", cfg.schedule, SCHEDULES)
+        _check_choice("amp", cfg.amp, AMP_MODES)
+        if not 0.0 <= cfg.lr_min_factor < 1.0:
+            raise ValueError(
+                f"Invalid lr_min_factor {cfg.lr_min_factor}: must be in [0, 1) (e.g. 1e-3)"
+            )
+        if cfg.lr_min_factor and cfg.schedule != "cosine-epoch":
+            raise ValueError(
+                f"Invalid lr_min_factor {cfg.lr_min_factor} with schedule {cfg.schedule!r}: "
+                "only 'cosine-epoch' has a floor; use --schedule cosine-epoch or drop it"
+            )
         _check_choice("select", cfg.select, SELECT_METRICS)
         _check_choice("perturb_sync", cfg.perturb_sync, PERTURB_SYNC)
         _check_choice("bn_mode", cfg.bn_mode, BN_MODES)
         cfg.rho = float(cfg.rho)
         cfg.lr = float(cfg.lr)
         cfg.lds = bool(cfg.lds)
+        cfg.lr_min_factor = float(cfg.lr_min_factor)
+        cfg.channels_last = bool(cfg.channels_last)
         cfg.tensorboard = bool(cfg.tensorboard or cfg.tensorboard_steps)
         cfg.tensorboard_steps = bool(cfg.tensorboard_steps)
         return cfg
@@ -323,12 +359,13 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a JSON-safe dict (field name -> value).
 
-        The logging switches ``tensorboard`` and ``tensorboard_steps`` appear only when on, so
-        the dict of a run without them equals the one stored before they existed.
+        The logging switches (``tensorboard``, ``tensorboard_steps``) and the later options
+        ``amp``, ``channels_last`` and ``lr_min_factor`` appear only when set, so the dict of a
+        run without them equals the one stored before they existed.
         """
         d = dataclasses.asdict(self)
-        for name in _OPTIONAL_WHEN_OFF:
-            if not d[name]:
+        for name, neutral in _OMITTED_AT.items():
+            if d[name] == neutral:
                 del d[name]
         return d
 
