@@ -7,7 +7,20 @@ With base rate :math:`\\eta` (``TrainConfig.lr``), ``S`` steps per epoch, ``E`` 
 * ``cosine``: :math:`f(t) = \\tfrac12 (1 + \\cos(\\pi \\min(t, T) / T))` (per step, to 0 at ``T``);
 * ``step``: :math:`f(t) = 0.1^k`, ``k`` the number of milestones (50% and 75% of the epochs)
   that the epoch ``floor(t / S)`` has reached;
+* ``cosine-epoch`` (Rank-N-Contrast, kaiwenzha/Rank-N-Contrast ``utils.py``
+  ``adjust_learning_rate``, called at the start of every epoch ``e = 1..E`` by ``main_l1.py``;
+  the official BSAM code calls the same function): with ``m = lr_min_factor`` and the 1-based
+  epoch :math:`e = \\min(\\lfloor t / S \\rfloor + 1, E)`,
+  :math:`f(t) = m + (1 - m) \\tfrac12 (1 + \\cos(\\pi e / E))`, constant within an epoch, so the
+  first epoch already runs below :math:`\\eta` and the last one at :math:`\\eta m`
+  (``lr_min = lr * lr_decay_rate**3`` there, ``m = 1e-3``);
+* ``dir-step`` (DIR's NYUD2 code, YyzHarry/imbalanced-regression ``nyud2-dir/train.py``
+  ``adjust_learning_rate``): :math:`f(t) = 0.1^{\\lfloor \\epsilon / 5 \\rfloor}` with the 0-based
+  epoch :math:`\\epsilon = \\lfloor t / S \\rfloor` (x0.1 every 5 epochs);
 * ``none``: :math:`f(t) = 1`.
+
+A schedule is usable in a run once :data:`bsam.train.config.SCHEDULES` lists it; :class:`LRFactor`
+accepts every schedule it can compute (:data:`SCHEDULE_FACTORS`).
 
 ``LambdaLR`` evaluates :math:`\\eta f(t)` in closed form at every step (no running product), so
 the rates are those of the formula to the last bit. The scheduler's state is stored in
@@ -25,23 +38,40 @@ from typing import Any
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from bsam.train.config import SCHEDULES
+__all__ = [
+    "SCHEDULE_FACTORS",
+    "LRFactor",
+    "build_scheduler",
+    "scheduler_state",
+    "load_scheduler_state",
+    "lr_factor",
+]
 
-__all__ = ["LRFactor", "build_scheduler", "scheduler_state", "load_scheduler_state", "lr_factor"]
+
+#: The schedules :class:`LRFactor` computes (the module docstring gives each formula).
+SCHEDULE_FACTORS: tuple[str, ...] = ("cosine", "step", "none", "cosine-epoch", "dir-step")
 
 
 @dataclass(frozen=True)
 class LRFactor:
-    """The multiplier :math:`f(t)` of one schedule (module docstring); a picklable callable."""
+    """The multiplier :math:`f(t)` of one schedule (module docstring); a picklable callable.
+
+    ``lr_min_factor`` is the floor ``m`` of ``cosine-epoch`` (ignored by the other schedules).
+    """
 
     schedule: str
     steps_per_epoch: int
     epochs: int
+    lr_min_factor: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
+        if self.schedule not in SCHEDULE_FACTORS:
             raise ValueError(
-                f"Invalid schedule {self.schedule!r}: choose 'cosine', 'step' or 'none'"
+                f"Invalid schedule {self.schedule!r}: choose one of {list(SCHEDULE_FACTORS)}"
+            )
+        if not 0.0 <= self.lr_min_factor < 1.0:
+            raise ValueError(
+                f"Invalid lr_min_factor {self.lr_min_factor}: must be in [0, 1) (e.g. 1e-3)"
             )
 
     def __call__(self, step: int) -> float:
@@ -52,6 +82,12 @@ class LRFactor:
         if self.schedule == "step":
             epoch = step // self.steps_per_epoch
             return 0.1 ** sum(epoch >= m for m in (0.5 * self.epochs, 0.75 * self.epochs))
+        if self.schedule == "cosine-epoch":
+            epoch = min(step // self.steps_per_epoch + 1, self.epochs)  # 1-based, as RnC's
+            m = self.lr_min_factor
+            return m + (1.0 - m) * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        if self.schedule == "dir-step":
+            return 0.1 ** (step // self.steps_per_epoch // 5)
         return 1.0
 
 
@@ -67,14 +103,20 @@ def lr_factor(schedule: str, step: int, *, steps_per_epoch: int, epochs: int) ->
 
 
 def build_scheduler(
-    optimizer: Optimizer, schedule: str, *, steps_per_epoch: int, epochs: int
+    optimizer: Optimizer,
+    schedule: str,
+    *,
+    steps_per_epoch: int,
+    epochs: int,
+    lr_min_factor: float = 0.0,
 ) -> LambdaLR:
     """A ``LambdaLR`` on ``optimizer`` giving step ``t`` the rate ``lr * f(t)``.
 
     Call its ``step()`` after every optimizer step. The optimizer's current ``lr`` of each group
-    is the base rate :math:`\\eta`.
+    is the base rate :math:`\\eta`; ``lr_min_factor`` is the floor of ``cosine-epoch``
+    (``TrainConfig.lr_min_factor``).
     """
-    return LambdaLR(optimizer, LRFactor(schedule, steps_per_epoch, epochs))
+    return LambdaLR(optimizer, LRFactor(schedule, steps_per_epoch, epochs, lr_min_factor))
 
 
 def scheduler_state(scheduler: LambdaLR, schedule: str, step: int) -> dict[str, Any]:
