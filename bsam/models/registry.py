@@ -9,13 +9,14 @@ from typing import Any
 from torch import nn
 
 from bsam.models.mlp import mlp
-from bsam.models.resnet import resnet8, resnet18
+from bsam.models.resnet import resnet8, resnet18, resnet50
 
 __all__ = ["MODELS", "register_model", "build_model"]
 
 #: Model name -> builder ``(**kwargs) -> nn.Module``.
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet18": resnet18,
+    "resnet50": resnet50,
     "resnet8": resnet8,
     "mlp": mlp,
 }
