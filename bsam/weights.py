@@ -15,6 +15,11 @@ samples is 1: :math:`w \\leftarrow w \\cdot N / \\sum_i w_{b(y_i)}`.
 
 Empty bins (``n_b = 0``) are treated as holding one sample, so a label there gets the largest
 weight instead of an infinite one; training labels never fall in empty bins.
+
+The counts may come from a :class:`bsam.regions.LabelHistogram` (per-pixel counts of a dense
+data set, one pass over its files). The mean-1 normalisation is then over every counted label
+(pixel), which is NYUD2-DIR's ``scaling = sum(n) / sum(n / n~)`` (``nyud2-dir/loaddata.py``,
+``_get_weights``/``_get_bucket_weights``, github.com/YyzHarry/imbalanced-regression).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 from scipy.ndimage import convolve1d
 
 from bsam._bins import Binning, as_label_tensor
+from bsam.regions import LabelHistogram, _clipped
 
 __all__ = ["BalanceWeights", "lds_kernel", "SCHEMES", "KERNELS"]
 
@@ -68,6 +74,7 @@ class BalanceWeights:
     bin_weights: np.ndarray
     scheme: str
     config: dict
+    clip_upper: bool = False
 
     @classmethod
     def fit(
@@ -100,12 +107,20 @@ class BalanceWeights:
         normalize:
             Rescale so that the mean weight over the training samples is 1. ``False`` keeps the raw
             ``1 / sqrt(n)`` or ``1 / n`` values (the official BSAM code).
+
+        A :class:`~bsam.regions.LabelHistogram` as ``train_labels`` brings its own bins, counts
+        and ``clip_upper`` (``bin_width``, ``lower`` and ``upper`` are then ignored).
         """
         if scheme not in SCHEMES:
             raise ValueError(f"Unknown weighting scheme {scheme!r}; choose from {list(SCHEMES)}.")
-        labels = as_label_tensor(train_labels, "train_labels")
-        binning = Binning.fit(labels, bin_width, lower=lower, upper=upper)
-        counts = binning.counts(labels).astype(np.float64)
+        clip_upper = False
+        if isinstance(train_labels, LabelHistogram):
+            binning, clip_upper = train_labels.binning, train_labels.clip_upper
+            counts = train_labels.counts.astype(np.float64)
+        else:
+            labels = as_label_tensor(train_labels, "train_labels")
+            binning = Binning.fit(labels, bin_width, lower=lower, upper=upper)
+            counts = binning.counts(labels).astype(np.float64)
 
         if scheme == "none":
             bin_weights = np.ones_like(counts)
@@ -134,7 +149,7 @@ class BalanceWeights:
             "clip": list(clip) if clip is not None else None,
             "normalize": bool(normalize),
         }
-        return cls(binning, bin_weights, scheme, config)
+        return cls(binning, bin_weights, scheme, config, clip_upper)
 
     def weights(self, labels: torch.Tensor) -> torch.Tensor:
         """Weight of every label: a float tensor with the shape and device of ``labels``.
@@ -142,15 +157,20 @@ class BalanceWeights:
         The dtype is that of ``labels`` when floating, else the default dtype.
         """
         labels_t = as_label_tensor(labels)
+        if self.clip_upper:
+            labels_t = _clipped(labels_t, self.binning)
         idx = self.binning.index(labels_t)
         dtype = labels.dtype if isinstance(labels, torch.Tensor) and labels.is_floating_point() else torch.get_default_dtype()
         table = torch.as_tensor(self.bin_weights, dtype=dtype, device=idx.device)
         return table[idx]
 
     def to_dict(self) -> dict:
-        """JSON-safe description including the per-bin weights."""
-        return {"kind": "BalanceWeights", **self.binning.to_dict(), **self.config,
-                "bin_weights": self.bin_weights.tolist()}
+        """JSON-safe description including the per-bin weights (``clip_upper`` only when set)."""
+        out = {"kind": "BalanceWeights", **self.binning.to_dict(), **self.config,
+               "bin_weights": self.bin_weights.tolist()}
+        if self.clip_upper:
+            out["clip_upper"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> BalanceWeights:
@@ -158,6 +178,8 @@ class BalanceWeights:
         try:
             binning = Binning(float(data["bin_width"]), float(data["lower"]), int(data["num_bins"]))
             config = {k: data.get(k) for k in ("scheme", "lds", "clip", "normalize")}
-            return cls(binning, np.asarray(data["bin_weights"], dtype=np.float64), data["scheme"], config)
+            bin_weights = np.asarray(data["bin_weights"], dtype=np.float64)
+            clip_upper = bool(data.get("clip_upper", False))
+            return cls(binning, bin_weights, data["scheme"], config, clip_upper)
         except KeyError as err:
             raise ValueError(f"Not a BalanceWeights description: key {err} missing.") from err
