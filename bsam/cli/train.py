@@ -18,7 +18,7 @@ __all__ = ["register", "run", "config_from_args"]
 # Literal copies of bsam.train.config's choices and TrainConfig's defaults, so that
 # `bsam train --help` does not import torch (bsam.train imports it); tests/bsam/test_train_cli.py
 # checks that they equal the library's.
-METHODS: tuple[str, ...] = ("vanilla", "sqinv", "lds", "sam", "imbsam", "bsam")
+METHODS: tuple[str, ...] = ("vanilla", "sqinv", "lds", "sam", "imbsam", "imbsam-mean", "bsam")
 DESCENT_LOSSES: tuple[str, ...] = LOSS_NAMES
 WEIGHT_SCHEMES: tuple[str, ...] = ("none", "sqrt_inv", "inv")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")

@@ -5,20 +5,38 @@ Recognition", ICCV 2023) applies the SAM perturbation to the tail classes only. 
 the tail is the few-shot region of :class:`bsam.regions.ShotRegions`: the samples whose target
 falls in a bin with fewer than ``few`` training samples (``ShotRegions.fit(..., few=20)`` by
 default, ``TrainConfig.few`` in the training loop). With a batch of ``N`` samples, per-sample
-losses ``l_i``, optional weights ``w_i`` and the tail set ``T``:
+losses ``l_i``, optional weights ``w_i``, the tail set ``T`` and the tail scale ``s``:
 
 .. math::
 
     L_H(\\theta) = \\frac{1}{N} \\sum_{i \\notin T} w_i \\ell_i(\\theta), \\qquad
-    L_T(\\theta) = \\frac{1}{N} \\sum_{i \\in T} w_i \\ell_i(\\theta),
+    L_T(\\theta) = \\frac{s}{N} \\sum_{i \\in T} w_i \\ell_i(\\theta),
 
-so that :math:`L_H + L_T` is the (weighted) batch mean loss. The update direction is
+and the update direction is
 
 .. math::
 
     \\nabla L_H(\\theta) + \\nabla L_T(\\theta + \\epsilon_T), \\qquad
     \\epsilon_T = \\rho \\, \\nabla L_T(\\theta) / \\|\\nabla L_T(\\theta)\\|_2 .
 
+**The official code** (github cool-xuan/Imbalanced_SAM, ``utils/trainval.py``, function
+``forbackward``, branch ``optim_mode == 'imbsam'``) forms the head loss as
+``loss[~tail_mask].sum() / targets.size(0)`` and the tail loss as
+``loss[tail_mask].sum() / targets.size(0) * 2``, at ``theta`` and again at ``theta + eps``: the tail
+scale is ``s = 2`` (the default here). At ``theta`` the factor does not change ``eps``, which is
+normalised; it doubles the tail gradient of the update. The model stays in train mode for both
+forward passes (``model.train()`` once per epoch in ``train_model``; the second pass is
+``model(images)`` on the whole batch), so BatchNorm running statistics are updated by both passes
+(``bn_mode="both"``). Its ``imbsam.py`` saves the head gradient (``first_step``), perturbs along
+the tail gradient with ``rho / (||g_T|| + 1e-16)`` (``second_step``) and adds the head gradient
+back before the base step (``third_step``).
+
+With ``s = 1``, :math:`L_H + L_T` is the (weighted) batch mean loss, so the step tends to the
+plain weighted step as ``rho -> 0`` (the method ``imbsam-mean`` of :data:`bsam.train.METHODS`).
+
+The scale is applied to the tail gradient at ``theta + eps`` in :meth:`ImbSAM.second_step`
+(linear, so it equals differentiating ``s`` times the tail loss); closures and
+:func:`bsam.optim.imbsam_step` give the unscaled tail part :math:`\\frac1N \\sum_{i \\in T}`.
 A batch without tail samples gives a plain step on :math:`L_H` (and ``eps = 0``).
 """
 
@@ -41,13 +59,13 @@ class ImbSAM(SAM):
     """Imbalanced SAM (Zhou et al., ICCV 2023): SAM on the tail part of the loss only.
 
     Pseudocode of one step (``head``/``tail`` are the two parts of the batch loss, each a sum
-    over its samples divided by the batch size ``N``)::
+    over its samples divided by the batch size ``N``; ``s = tail_scale``)::
 
-        g_H = grad head(theta)                 # closure("head"); save_head_grad()
-        g_T = grad tail(theta)                 # closure("perturb")
-        eps = rho * g_T / ||g_T||_2            # first_step()
-        g_T' = grad tail(theta + eps)          # closure("descent")
-        theta <- base_update(theta, g_H + g_T')  # second_step(): copy theta back, add g_H, step
+        g_H = grad head(theta)                     # closure("head"); save_head_grad()
+        g_T = grad tail(theta)                     # closure("perturb")
+        eps = rho * g_T / ||g_T||_2                # first_step()
+        g_T' = grad tail(theta + eps)              # closure("descent")
+        theta <- base_update(theta, g_H + s g_T')  # second_step(): theta back, s g_T' + g_H, step
 
     Parameters
     ----------
@@ -57,6 +75,10 @@ class ImbSAM(SAM):
         The optimizer that makes the update (e.g. ``torch.optim.SGD``).
     rho : float, default 0.05
         Radius of the tail perturbation; must be > 0.
+    tail_scale : float, default 2.0
+        Factor ``s`` of the tail part: 2 as in the official code (its tail loss is
+        ``sum / N * 2``, :mod:`bsam.optim.imbsam`), 1 for head + tail = the batch mean. Must be
+        finite and > 0.
     **base_kwargs
         Passed to ``base_optimizer``.
 
@@ -72,9 +94,19 @@ class ImbSAM(SAM):
         params: ParamsT,
         base_optimizer: Callable[..., Optimizer],
         rho: float = 0.05,
+        *,
+        tail_scale: float = 2.0,
         **base_kwargs: Any,
     ) -> None:
+        if not (isinstance(tail_scale, int | float) and 0 < tail_scale < float("inf")):
+            raise ValueError(
+                f"Invalid tail_scale value: {tail_scale}; must be finite and > 0 (2 as in the "
+                "official ImbSAM code, 1 for head + tail = the batch mean)"
+            )
         super().__init__(params, base_optimizer, rho=rho, adaptive=False, **base_kwargs)
+        #: Factor of the tail gradient at ``theta + eps`` (an attribute, not a group
+        #: hyperparameter, so checkpoints written before it existed still load).
+        self.tail_scale = float(tail_scale)
 
     @torch.no_grad()
     def save_head_grad(self, zero_grad: bool = True) -> None:
@@ -102,7 +134,8 @@ class ImbSAM(SAM):
 
     @torch.no_grad()
     def second_step(self, zero_grad: bool = False) -> None:
-        """Restore ``theta`` (copy back), add the saved head gradient, take the base step.
+        """Restore ``theta`` (copy back), scale the tail gradient by ``tail_scale``, add the
+        saved head gradient, take the base step.
 
         Parameters
         ----------
@@ -112,6 +145,8 @@ class ImbSAM(SAM):
         self.restore()
         for group in self.param_groups:
             for p in group["params"]:
+                if p.grad is not None and self.tail_scale != 1.0:
+                    p.grad.mul_(self.tail_scale)
                 state = self.state.get(p)
                 if not state or not state.get("head_grad_set"):
                     continue
@@ -135,7 +170,8 @@ class ImbSAM(SAM):
             ``closure(phase)`` zeroes the gradients, runs the forward and backward pass of the
             phase's loss and returns it: the head part ``L_H`` for ``"head"`` and the tail part
             ``L_T`` for ``"perturb"`` (at ``theta``) and ``"descent"`` (at ``theta + eps``),
-            each a sum over its samples divided by the batch size. A batch without tail samples
+            each a sum over its samples divided by the batch size, without the factor
+            ``tail_scale`` (the step applies it to the gradient). A batch without tail samples
             (zero tail gradient) skips the ``"descent"`` call: a plain step on ``L_H``. The
             closure form costs one forward pass more than :func:`bsam.optim.imbsam_step`.
             Deprecated: a zero-argument closure returning ``(head_loss, tail_loss)`` without
@@ -144,7 +180,7 @@ class ImbSAM(SAM):
         Returns
         -------
         torch.Tensor
-            ``L_H + L_T`` at ``theta``, detached.
+            ``L_H + L_T`` at ``theta`` as the closure returned them (unscaled), detached.
         """
         if closure is not None and not takes_phase(closure):
             return self._tuple_closure_step(closure)

@@ -251,26 +251,30 @@ def imbsam_step(
     *,
     tail_mask: torch.Tensor,
     weights: torch.Tensor | None = None,
-    bn_mode: str = "first",
+    bn_mode: str = "both",
     sync: StepSync | None = None,
     count: int | None = None,
     perturb_sync: str = "global",
 ) -> StepResult:
     """One ImbSAM step (Zhou et al., ICCV 2023) with the tail given per sample.
 
-    With ``T`` the tail samples (``tail_mask``) and ``N`` the batch size (target elements),
+    With ``T`` the tail samples (``tail_mask``), ``N`` the batch size (target elements) and
+    ``s = optimizer.tail_scale``,
 
     .. math::
 
         L_H = \\tfrac1N \\textstyle\\sum_{i \\notin T} w_i \\ell_i, \\quad
-        L_T = \\tfrac1N \\textstyle\\sum_{i \\in T} w_i \\ell_i, \\quad
+        L_T = \\tfrac{s}{N} \\textstyle\\sum_{i \\in T} w_i \\ell_i, \\quad
         \\epsilon = \\rho\\, \\nabla L_T(\\theta) / \\|\\nabla L_T(\\theta)\\|_2,
 
     and the update gradient is :math:`\\nabla L_H(\\theta) + \\nabla L_T(\\theta + \\epsilon)`.
-    Both parts are divided by the whole batch size, so :math:`L_H + L_T` is the weighted batch
-    mean. One forward pass at ``theta`` serves both parts (two backward passes); a batch without
-    tail samples (counted over all ranks, so every rank runs the same passes) takes a plain step
-    on :math:`L_H` (no second forward).
+    The defaults are the official ImbSAM code's computation (:mod:`bsam.optim.imbsam`): ``s = 2``
+    (``ImbSAM(tail_scale=2.0)``) and BatchNorm statistics updated by both passes
+    (``bn_mode="both"``). One forward pass at ``theta`` serves both parts (two backward passes).
+    A batch without tail samples (counted over all ranks, so every rank runs the same passes)
+    takes a plain step on :math:`L_H`, as ``eps = 0`` would; when ``bn_mode`` lets the second
+    pass update the statistics, a forward pass without gradient at ``theta`` (= ``theta + 0``)
+    updates them, as the official code's second pass does.
 
     Parameters
     ----------
@@ -288,14 +292,18 @@ def imbsam_step(
         or the target's shape.
     weights : torch.Tensor, optional
         Per-element weights with the target's shape (SQINV + ImbSAM).
-    bn_mode, sync, count, perturb_sync
+    bn_mode : {"first", "second", "both", "none"}, default "both"
+        Which pass updates BatchNorm running statistics (:mod:`bsam.optim.batchnorm`); both, as
+        in the official code.
+    sync, count, perturb_sync
         As for :func:`sam_step`.
 
     Returns
     -------
     StepResult
-        ``loss = L_H + L_T`` at ``theta``, ``perturbation_loss = L_T(theta)``,
-        ``grad_norm = ||grad L_T(theta)||``,
+        ``loss`` = the weighted batch mean :math:`\\frac1N \\sum_i w_i \\ell_i(\\theta)` (the
+        tail unscaled, comparable across methods), ``perturbation_loss = L_T(theta)``,
+        ``grad_norm = ||grad L_T(theta)||`` (both with the factor ``s``),
         ``loss_at_perturbed = L_H(theta) + L_T(theta + eps)``.
     """
     if not isinstance(optimizer, ImbSAM):
@@ -307,6 +315,7 @@ def imbsam_step(
     weights = check_weights(weights, targets, "weights")
     tail = check_tail_mask(tail_mask, targets)
     params = params_of(optimizer)
+    scale = optimizer.tail_scale
 
     def parts(pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         values = evaluate(fn, pred, targets, "loss")
@@ -323,11 +332,15 @@ def imbsam_step(
         finite_or_raise(head_value + tail_value, "training loss")
         head.backward(retain_graph=tail_count > 0)
         sync.grads_(params)
-        if tail_count == 0:
-            optimizer.base_step()
-            return StepResult(head_value, 0.0, 0.0, head_value)
-        optimizer.save_head_grad(zero_grad=True)
-        tail_loss.backward()
+        if tail_count > 0:
+            optimizer.save_head_grad(zero_grad=True)
+            tail_loss.backward()
+    if tail_count == 0:
+        if not freezes(bn_mode, "second"):  # the official second pass, at theta + 0
+            with torch.no_grad():
+                model(inputs)
+        optimizer.base_step()
+        return StepResult(head_value, 0.0, 0.0, head_value)
     if perturb_sync == "global":
         sync.grads_(params)
     grad_norm = optimizer.first_step(zero_grad=True)
@@ -337,4 +350,9 @@ def imbsam_step(
     sync.grads_(params)
     optimizer.second_step()
     (tail_after,) = sync.sum([float(tail_perturbed.detach())])
-    return StepResult(head_value + tail_value, tail_value, float(grad_norm), head_value + tail_after)
+    return StepResult(
+        head_value + tail_value,
+        scale * tail_value,
+        scale * float(grad_norm),
+        head_value + scale * tail_after,
+    )

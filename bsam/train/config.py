@@ -2,16 +2,22 @@
 
 A method is a point in the space (step rule) x (descent-loss weights) x (perturbation weights):
 
-=========  ===========  =======================  =========================================
-method     step         descent weights default  perturbation gradient
-=========  ===========  =======================  =========================================
-vanilla    plain        none                     -
-sqinv      plain        ``weights``              -
-lds        plain        ``weights`` + LDS        -
-sam        SAM          sqrt_inv (SQINV+SAM)     uniform-weighted descent loss
-imbsam     ImbSAM       sqrt_inv (SQINV+ImbSAM)  tail (few-shot) part of the descent loss
-bsam       BSAM         sqrt_inv (SQINV+BSAM)    ``weights``-weighted descent loss
-=========  ===========  =======================  =========================================
+===========  ===========  =======================  =========================================
+method       step         descent weights default  perturbation gradient
+===========  ===========  =======================  =========================================
+vanilla      plain        none                     -
+sqinv        plain        ``weights``              -
+lds          plain        ``weights`` + LDS        -
+sam          SAM          sqrt_inv (SQINV+SAM)     uniform-weighted descent loss
+imbsam       ImbSAM       sqrt_inv (SQINV+ImbSAM)  tail (few-shot) part, x2 (official code)
+imbsam-mean  ImbSAM       sqrt_inv (SQINV+ImbSAM)  tail part, x1 (head + tail = batch mean)
+bsam         BSAM         sqrt_inv (SQINV+BSAM)    ``weights``-weighted descent loss
+===========  ===========  =======================  =========================================
+
+``imbsam`` is the official ImbSAM code's computation (github cool-xuan/Imbalanced_SAM,
+``utils/trainval.py``: tail loss ``sum / N * 2`` at theta and theta + eps, the model in train mode
+for both passes, so ``bn_mode`` defaults to ``both``); ``imbsam-mean`` keeps the earlier variant of
+this project (tail factor 1, ``bn_mode`` ``first``), see :mod:`bsam.optim.imbsam`.
 
 ``descent_weights="none"`` with ``method="bsam"`` is the paper's Table 5 row (vanilla L1 descent,
 balanced perturbation); ``weights="inv"`` vs ``"sqrt_inv"`` with BSAM is its Table 7.
@@ -84,8 +90,9 @@ class Method:
         Registry key (the ``--method`` value).
     step : str
         Update rule: ``"plain"`` (one gradient), ``"sam"`` / ``"bsam"`` (two passes with
-        :class:`bsam.optim.SAM` / :class:`bsam.optim.BSAM`) or ``"imbsam"`` (head gradient at
-        theta, tail gradient at theta + eps).
+        :class:`bsam.optim.SAM` / :class:`bsam.optim.BSAM`), ``"imbsam"`` (head gradient at
+        theta, tail gradient at theta + eps; tail factor 2 for method ``imbsam``, 1 for
+        ``imbsam-mean``, :class:`bsam.train.methods.ImbSAMRule`).
     descent_weights : str
         Default descent-loss weights: a scheme of :data:`WEIGHT_SCHEMES` or ``"weights"`` for
         "the scheme given by ``TrainConfig.weights``".
@@ -96,6 +103,8 @@ class Method:
         Whether the descent weights are LDS-smoothed by default.
     description : str
         One line for ``--help`` and the docs.
+    bn_mode : str, default "first"
+        ``TrainConfig.bn_mode`` when the config leaves it ``None`` (:data:`BN_MODES`).
 
     How a ``step`` trains (its optimizer, weights, tail and one-call step) is the
     :class:`bsam.train.methods.UpdateRule` registered for it in
@@ -108,6 +117,7 @@ class Method:
     perturb_weighted: bool
     lds: bool
     description: str
+    bn_mode: str = "first"
 
 
 METHODS: dict[str, Method] = {
@@ -117,7 +127,24 @@ METHODS: dict[str, Method] = {
         Method("sqinv", "plain", "weights", False, False, "descent on the balance-weighted loss"),
         Method("lds", "plain", "weights", False, True, "balance weights from LDS-smoothed counts"),
         Method("sam", "sam", "sqrt_inv", False, False, "SAM (uniform perturbation) + SQINV"),
-        Method("imbsam", "imbsam", "sqrt_inv", False, False, "ImbSAM (tail = few-shot) + SQINV"),
+        Method(
+            "imbsam",
+            "imbsam",
+            "sqrt_inv",
+            False,
+            False,
+            "ImbSAM (tail = few-shot) + SQINV, as the official code: tail loss x2, BN both passes",
+            bn_mode="both",
+        ),
+        Method(
+            "imbsam-mean",
+            "imbsam",
+            "sqrt_inv",
+            False,
+            False,
+            "ImbSAM + SQINV with head + tail = the batch mean (tail x1; BN first pass): the step "
+            "tends to the SQINV step as rho -> 0, a controlled comparison with SQINV + SAM",
+        ),
         Method("bsam", "bsam", "sqrt_inv", True, False, "BSAM (weighted perturbation) + SQINV"),
     )
 }
@@ -202,7 +229,8 @@ class TrainConfig:
         ``local`` with each rank's own gradient (m-sharpness with m = per-rank batch).
     bn_mode
         Which pass of a two-pass step updates BatchNorm running statistics
-        (:data:`bsam.optim.BN_MODES`; ``first``: once per step, like a plain step).
+        (:data:`bsam.optim.BN_MODES`; ``first``: once per step, like a plain step); ``None``
+        takes the method's default (``Method.bn_mode``: ``both`` for ``imbsam``, else ``first``).
     many, few
         Shot-region thresholds on training-bin counts; ImbSAM's tail is the few-shot region.
     augment
@@ -252,7 +280,7 @@ class TrainConfig:
     select: str = "mae"
     preset: str | None = None
     perturb_sync: str = "global"
-    bn_mode: str = "first"
+    bn_mode: str | None = None
     many: int = 100
     few: int = 20
     augment: bool = True
@@ -309,6 +337,8 @@ class TrainConfig:
                 f"Invalid weights 'none' for method {cfg.method!r}: its perturbation is weighted; "
                 "use 'sqrt_inv' or 'inv', or method 'sam' for uniform weights"
             )
+        if cfg.bn_mode is None:
+            cfg.bn_mode = method.bn_mode
         if cfg.rho is None:
             cfg.rho = _DEFAULT_RHO
         _check_positive("rho", cfg.rho)

@@ -13,6 +13,9 @@ rule        optimizer            per-sample tensors                             
 ``imbsam``  :class:`ImbSAM`      ``v``, tail flags (few-shot bins, ``cfg.few``)   ``imbsam_step``
 ==========  ===================  ===============================================  ==============
 
+Methods ``imbsam`` and ``imbsam-mean`` share the ``imbsam`` rule: ``ImbSAM(tail_scale=2)`` (the
+official code) and ``ImbSAM(tail_scale=1)``.
+
 The balance weights are fitted on the training labels (:class:`FittedWeights`) and stored in the
 checkpoints; the per-sample tensors are looked up by training-set index at every step.
 """
@@ -160,17 +163,26 @@ class SAMRule(UpdateRule):
 
 
 class ImbSAMRule(UpdateRule):
-    """ImbSAM: ``imbsam_step`` with the tail = the few-shot bins (fewer than ``cfg.few``)."""
+    """ImbSAM: ``imbsam_step`` with the tail = the few-shot bins (fewer than ``cfg.few``).
+
+    The factor of the tail part (``ImbSAM(tail_scale=...)``) depends on the method:
+    :attr:`tail_scales` (2 for ``imbsam``, the official ImbSAM code's computation; 1 for
+    ``imbsam-mean``, head + tail = the batch mean); another method on this rule gets 2.
+    """
 
     name = "imbsam"
     one_call = staticmethod(imbsam_step)
     row_arguments = {"weights": "descent_weights", "tail_mask": "tail"}
     two_pass = True
+    #: ``ImbSAM.tail_scale`` of each method on this rule.
+    tail_scales: dict[str, float] = {"imbsam": 2.0, "imbsam-mean": 1.0}
 
     def build_optimizer(self, cfg: TrainConfig, model: nn.Module) -> Optimizer:
-        """:class:`ImbSAM` around the base optimizer, with ``cfg.rho``."""
+        """:class:`ImbSAM` around the base optimizer, with ``cfg.rho`` and the method's tail
+        scale."""
         base, kwargs = self.base_optimizer(cfg)
-        return ImbSAM(model.parameters(), base, rho=cfg.rho, **kwargs)
+        scale = self.tail_scales.get(cfg.method, 2.0)
+        return ImbSAM(model.parameters(), base, rho=cfg.rho, tail_scale=scale, **kwargs)
 
     def columns(
         self, labels: torch.Tensor, weights: FittedWeights, regions: ShotRegions
