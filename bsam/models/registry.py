@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from bsam.models.depth import nyud2_resnet50
 from bsam.models.mlp import mlp
 from bsam.models.resnet import resnet8, resnet18, resnet50
 
@@ -19,6 +20,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet50": resnet50,
     "resnet8": resnet8,
     "mlp": mlp,
+    "nyud2-resnet50": nyud2_resnet50,
 }
 
 
