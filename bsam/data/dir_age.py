@@ -9,6 +9,14 @@ github.com/YyzHarry/imbalanced-regression)::
 ``split`` is one of ``train``, ``val``, ``test``; ``age`` a finite number within the benchmark's
 range. Every problem (a missing CSV or column, a bad row, a missing image) raises an error that
 names the file and, for rows, the line number.
+
+IMDB-WIKI-DIR's ages run over 0..120 in 121 bins of one year, but its training split also holds
+ages above 120 (DIR's ``create_imdb_wiki.py`` keeps ages 0..200). DIR keeps those labels and
+counts them in the last bin: ``value_dict[min(max_target - 1, int(label))]`` with
+``max_target = 121`` in ``imdb-wiki-dir/datasets.py`` (``_prepare_weights``). This loader does
+the same: such rows are read, the sample keeps its age as its target (``targets``, the loss), and
+:attr:`AgeDIRDataset.bin_targets` clips it to 120 for the bin counts, the balance weights and the
+shot regions (:data:`CLIPPED_ABOVE`). AgeDB-DIR refuses ages outside 0..101.
 """
 
 from __future__ import annotations
@@ -22,9 +30,9 @@ import torch
 
 from bsam.data.base import RegressionDataset
 from bsam.data.checks import positive_int, triple
-from bsam.data.transforms import EvalTransform, RnCTrainTransform, load_image
+from bsam.data.transforms import EvalTransform, RnCTrainTransform, open_rgb
 
-__all__ = ["AgeDIRDataset", "read_dir_csv", "DIR_AGE_LAYOUTS"]
+__all__ = ["AgeDIRDataset", "read_dir_csv", "DIR_AGE_LAYOUTS", "CLIPPED_ABOVE"]
 
 #: Registry name -> (CSV file name, label range).
 DIR_AGE_LAYOUTS: dict[str, tuple[str, tuple[float, float]]] = {
@@ -32,14 +40,23 @@ DIR_AGE_LAYOUTS: dict[str, tuple[str, tuple[float, float]]] = {
     "imdb-wiki-dir": ("imdb_wiki.csv", (0.0, 120.0)),
 }
 
+#: Layouts whose ages above the range are kept and binned into the last bin (DIR's clip).
+CLIPPED_ABOVE: frozenset[str] = frozenset({"imdb-wiki-dir"})
+
 _COLUMNS = ("age", "path", "split")
 _SPLITS = ("train", "val", "test")
 
 
 def read_dir_csv(
-    csv_path: str | os.PathLike, label_range: tuple[float, float] | None = None
+    csv_path: str | os.PathLike,
+    label_range: tuple[float, float] | None = None,
+    *,
+    clip_above: bool = False,
 ) -> list[tuple[float, str, str]]:
     """Read and validate a DIR CSV into ``(age, path, split)`` rows.
+
+    ``clip_above=True`` accepts ages above ``label_range`` (kept as they are; IMDB-WIKI-DIR, see
+    the module docstring); ages below it are refused either way.
 
     Raises
     ------
@@ -72,7 +89,8 @@ def read_dir_csv(
                 raise ValueError(f"{csv_path}, line {line}: invalid age {raw!r}.") from None
             if not math.isfinite(age):
                 raise ValueError(f"{csv_path}, line {line}: age {raw!r} is not finite.")
-            if label_range is not None and not label_range[0] <= age <= label_range[1]:
+            above = label_range is not None and age > label_range[1] and not clip_above
+            if label_range is not None and (age < label_range[0] or above):
                 raise ValueError(
                     f"{csv_path}, line {line}: age {age:g} outside the label range "
                     f"{label_range[0]:g}..{label_range[1]:g}."
@@ -100,9 +118,10 @@ class AgeDIRDataset(RegressionDataset):
     name : {"agedb-dir", "imdb-wiki-dir"}
         Selects the CSV name and label range (see :data:`DIR_AGE_LAYOUTS`).
     train : bool
-        Apply :class:`~bsam.data.transforms.RnCTrainTransform` (else :class:`EvalTransform`).
+        Apply :class:`~bsam.data.transforms.RnCTrainTransform` (else :class:`EvalTransform`),
+        Rank-N-Contrast's torchvision v2 transforms, to the decoded PIL image.
     img_size : int
-        Side of the square inputs (224).
+        Side of the square inputs (224; e.g. 32 for a quick run).
     csv_name : str, optional
         Override the CSV file name.
     check_files : bool
@@ -135,7 +154,9 @@ class AgeDIRDataset(RegressionDataset):
         self.root = Path(root).expanduser()
         self.csv_path = self.root / (csv_name or default_csv)
         self.name, self.split, self.train = name, split, bool(train)
-        rows = [r for r in read_dir_csv(self.csv_path, self.label_range) if r[2] == split]
+        clip = name in CLIPPED_ABOVE
+        rows = read_dir_csv(self.csv_path, self.label_range, clip_above=clip)
+        rows = [r for r in rows if r[2] == split]
         if not rows:
             raise ValueError(f"{self.csv_path}: no rows with split {split!r}.")
         self.paths = [self.root / p for _, p, _ in rows]
@@ -151,7 +172,15 @@ class AgeDIRDataset(RegressionDataset):
 
     @property
     def targets(self) -> torch.Tensor:
-        """Ages of the split, float32, shape ``(N,)``."""
+        """Ages of the split as in the CSV (the loss targets), float32, shape ``(N,)``."""
+        return self._targets
+
+    @property
+    def bin_targets(self) -> torch.Tensor:
+        """The ages that bin counts, weights and regions use: :attr:`targets` clipped to the top
+        of :attr:`label_range` for IMDB-WIKI-DIR (DIR's last-bin clip), unchanged otherwise."""
+        if self.name in CLIPPED_ABOVE:
+            return self._targets.clamp(max=self.label_range[1])
         return self._targets
 
     def __len__(self) -> int:
@@ -160,7 +189,7 @@ class AgeDIRDataset(RegressionDataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path = self.paths[index]
         try:
-            img = load_image(path)
+            img = open_rgb(path)
         except FileNotFoundError:
             raise FileNotFoundError(f"Image {path} listed in {self.csv_path} is missing.") from None
         return self.transform(img), self._targets[index]

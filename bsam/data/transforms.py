@@ -1,22 +1,31 @@
-"""Image transforms of the real data sets, in plain torch (torchvision is not needed).
+"""Image transforms of the real data sets.
 
-Images are float tensors ``(C, H, W)`` with values in [0, 1] until :func:`normalize`.
-Random transforms draw from ``generator`` when one is given, else from torch's global RNG (which
-``torch.utils.data.DataLoader`` seeds per worker).
+* :class:`RnCTrainTransform`, :class:`EvalTransform`: torchvision ``transforms.v2`` pipelines, the
+  transforms of Rank-N-Contrast (Zha et al., NeurIPS 2023; github.com/kaiwenzha/Rank-N-Contrast
+  ``utils.py`` ``get_transforms``, used by ``main_l1.py`` and by the BSAM code on AgeDB-DIR /
+  IMDB-WIKI-DIR) with the output side ``img_size`` (224 there) as a parameter:
 
-* :class:`RnCTrainTransform`: the train-time augmentation of Rank-N-Contrast (Zha et al.,
-  NeurIPS 2023) used by the BSAM code on AgeDB-DIR / IMDB-WIKI-DIR: random resized crop to 224
-  with scale (0.2, 1) and ratio (3/4, 4/3), horizontal flip with p = 1/2, colour jitter
-  (brightness 0.4, contrast 0.4, saturation 0.4, hue 0.1) with p = 0.8, greyscale with p = 0.2.
-* :class:`EvalTransform`: resize the shorter side to 224 and centre-crop 224x224 (for the square
-  DIR face crops this equals the DIR code's ``Resize((224, 224))``).
+  - train: ``RandomResizedCrop(img_size, scale=(0.2, 1))`` (ratio 3/4..4/3), ``RandomHorizontalFlip()``
+    (p = 1/2), ``RandomApply([ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8)``, ``RandomGrayscale(0.2)``;
+  - eval: ``Resize(round(img_size * 256 / 224))`` (the shorter side; 256 for 224) then
+    ``CenterCrop(img_size)``;
+  - both end in ``ToDtype(float32, scale=True)`` (RnC's ``ToTensor``) and ``Normalize(0.5, 0.5)``.
+
+  They take a PIL image (what RnC feeds them, so the PIL kernels make the same pixels) or a
+  ``(C, H, W)`` tensor (uint8, or float in [0, 1]) and return a plain float32 tensor. Their random
+  numbers come from torch's global RNG, as in torchvision; pass ``generator=`` to draw them from a
+  seed taken from that generator instead (the global RNG is left untouched then).
+* Plain-torch helpers on float ``(C, H, W)`` tensors in [0, 1] (:func:`resize`,
+  :func:`resize_shorter`, :func:`center_crop`, :func:`color_jitter`, :func:`normalize`, ...), used
+  by the NYUD2-DIR loader, which transforms image and depth map together.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +41,9 @@ __all__ = [
     "normalize",
     "RnCTrainTransform",
     "EvalTransform",
+    "rnc_train_transform",
+    "eval_transform",
+    "open_rgb",
 ]
 
 
@@ -45,7 +57,41 @@ def _unreadable_image(path: str | os.PathLike, err: BaseException) -> Exception:
     )
 
 
-def load_image(path: str | os.PathLike, mode: str = "RGB") -> torch.Tensor:
+def _pil_image(path: str | os.PathLike, mode: str | None) -> Any:
+    """The decoded PIL image of ``path`` (converted to ``mode`` unless ``None``).
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`bsam.errors.DataError` (naming
+    the file) for one Pillow cannot decode.
+    """
+    try:
+        from PIL import Image
+    except ImportError as err:  # pragma: no cover - Pillow ships with matplotlib
+        raise ImportError("Reading image files needs Pillow: pip install pillow") from err
+    try:
+        with Image.open(path) as img:
+            out = img.convert(mode) if mode is not None else img.copy()
+            out.load()
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise _unreadable_image(path, err) from err
+    return out
+
+
+def open_rgb(path: str | os.PathLike) -> Any:
+    """Decode an image file into an RGB PIL image (what the v2 transforms take).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    bsam.errors.DataError
+        When the file cannot be decoded (corrupt, truncated, not an image); names the file.
+    """
+    return _pil_image(path, "RGB")
+
+
+def load_image(path: str | os.PathLike, mode: str | None = "RGB") -> torch.Tensor:
     """Read an image file with Pillow into a float tensor ``(C, H, W)`` in [0, 1].
 
     ``mode="RGB"`` converts to three channels; ``mode=None`` keeps the file's values (used for
@@ -58,21 +104,9 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> torch.Tensor:
     bsam.errors.DataError
         When the file cannot be decoded (corrupt, truncated, not an image); names the file.
     """
-    try:
-        from PIL import Image
-    except ImportError as err:  # pragma: no cover - Pillow ships with matplotlib
-        raise ImportError("Reading image files needs Pillow: pip install pillow") from err
     import numpy as np
 
-    try:
-        with Image.open(path) as img:
-            if mode is not None:
-                img = img.convert(mode)
-            arr = np.asarray(img)
-    except FileNotFoundError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise _unreadable_image(path, err) from err
+    arr = np.asarray(_pil_image(path, mode))
     if arr.dtype == np.uint8:
         t = torch.from_numpy(arr.copy()).float().div_(255.0)
     else:
@@ -211,8 +245,65 @@ def normalize(img: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
     return (img - m) / s
 
 
-class _SizedNormalized:
-    """Holds the output side ``size`` and the normalisation ``mean``/``std`` of a transform."""
+#: RnC's eval resize for 224-px crops: the shorter side to 256 (``Resize(256)``).
+_EVAL_RESIZE_RATIO = 256 / 224
+
+
+def _output_stages(mean: Sequence[float], std: Sequence[float]) -> list[Any]:
+    """v2 stages from a PIL image or tensor to a plain normalised float32 tensor."""
+    v2 = _v2()
+    return [
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(list(mean), list(std)),
+        v2.ToPureTensor(),
+    ]
+
+
+def _v2() -> Any:
+    """``torchvision.transforms.v2`` (imported through :func:`bsam.vision.import_torchvision`)."""
+    from bsam.vision import import_torchvision
+
+    import_torchvision()
+    from torchvision.transforms import v2
+
+    return v2
+
+
+def rnc_train_transform(
+    img_size: int = 224,
+    mean: Sequence[float] = (0.5, 0.5, 0.5),
+    std: Sequence[float] = (0.5, 0.5, 0.5),
+) -> Callable[[Any], torch.Tensor]:
+    """Rank-N-Contrast's training augmentation as a ``transforms.v2.Compose`` (module docstring)."""
+    v2 = _v2()
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(img_size, scale=(0.2, 1.0)),
+            v2.RandomHorizontalFlip(),
+            v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+            v2.RandomGrayscale(p=0.2),
+            *_output_stages(mean, std),
+        ]
+    )
+
+
+def eval_transform(
+    img_size: int = 224,
+    mean: Sequence[float] = (0.5, 0.5, 0.5),
+    std: Sequence[float] = (0.5, 0.5, 0.5),
+) -> Callable[[Any], torch.Tensor]:
+    """Rank-N-Contrast's evaluation transform: ``Resize(round(img_size * 256 / 224))`` of the
+    shorter side, ``CenterCrop(img_size)``, then the normalisation (``transforms.v2.Compose``)."""
+    v2 = _v2()
+    resize_to = int(round(img_size * _EVAL_RESIZE_RATIO))
+    return v2.Compose([v2.Resize(resize_to), v2.CenterCrop(img_size), *_output_stages(mean, std)])
+
+
+class _V2Transform:
+    """A v2 pipeline with its output side ``size`` and normalisation ``mean``/``std``."""
+
+    _build: Callable[..., Callable[[Any], torch.Tensor]]
 
     def __init__(
         self,
@@ -221,10 +312,23 @@ class _SizedNormalized:
         std: Sequence[float] = (0.5, 0.5, 0.5),
     ) -> None:
         self.size, self.mean, self.std = int(size), tuple(mean), tuple(std)
+        self.pipeline = type(self)._build(self.size, self.mean, self.std)
+
+    def __call__(self, img: Any, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Transform one image (PIL, or a ``(C, H, W)`` uint8 / [0, 1] float tensor)."""
+        if generator is None:
+            return self.pipeline(img)
+        seed = int(torch.randint(0, 2**62, (), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.pipeline(img)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, mean={self.mean}, std={self.std})"
 
 
-class RnCTrainTransform(_SizedNormalized):
-    """Train-time augmentation of the DIR age data sets (see the module docstring).
+class RnCTrainTransform(_V2Transform):
+    """Train-time augmentation of the DIR age data sets: :func:`rnc_train_transform`.
 
     Parameters
     ----------
@@ -234,23 +338,11 @@ class RnCTrainTransform(_SizedNormalized):
         Per-channel normalisation applied last.
     """
 
-    def __call__(self, img: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Augment one ``(3, H, W)`` image in [0, 1] and normalise it."""
-        img = random_resized_crop(img, self.size, (0.2, 1.0), generator=generator)
-        if float(torch.rand((), generator=generator)) < 0.5:
-            img = img.flip(-1)
-        if float(torch.rand((), generator=generator)) < 0.8:
-            img = color_jitter(img, 0.4, 0.4, 0.4, 0.1, generator=generator)
-        if float(torch.rand((), generator=generator)) < 0.2:
-            img = to_grayscale(img)
-        return normalize(img, self.mean, self.std)
+    _build = staticmethod(rnc_train_transform)
 
 
-class EvalTransform(_SizedNormalized):
-    """Deterministic evaluation transform: shorter side to ``size``, central ``size`` crop,
-    normalisation."""
+class EvalTransform(_V2Transform):
+    """Deterministic evaluation transform: :func:`eval_transform` (parameters as
+    :class:`RnCTrainTransform`)."""
 
-    def __call__(self, img: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Transform one ``(3, H, W)`` image in [0, 1]."""
-        img = center_crop(resize_shorter(img, self.size), (self.size, self.size))
-        return normalize(img, self.mean, self.std)
+    _build = staticmethod(eval_transform)

@@ -43,23 +43,28 @@ def test_agedb_dir_loads_each_split(tmp_path):
     assert regions.num_bins == 102 and regions.counts.sum() == 3
 
 
-def test_eval_transform_matches_pillow_bilinear(tmp_path):
-    """Resize 64x48 -> shorter side 32 and centre crop, against Pillow's bilinear filter."""
-    root = tmp_path
-    (root / "AgeDB").mkdir()
+def test_eval_transform_is_resize_then_center_crop_of_pillow(tmp_path):
+    """img_size 32: Resize(round(32 * 256 / 224) = 37) of the shorter side, CenterCrop(32)."""
+    (tmp_path / "AgeDB").mkdir()
     arr = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-    Image.fromarray(arr).save(root / "AgeDB/a.png")
-    (root / "agedb.csv").write_text("age,path,split\n30,AgeDB/a.png,val\n")
-    x, _ = get_dataset("agedb-dir", "val", root=root, img_size=32)[0]
-    chans = []
-    for c in range(3):
-        img = Image.fromarray(arr[..., c].astype(np.float32) / 255.0, mode="F")
-        chans.append(np.asarray(img.resize((43, 32), Image.BILINEAR)))
-    ref = np.stack(chans, -1)[
-        :, 6:38
-    ]  # centre crop: offset round((43 - 32) / 2) = 6 (rounds half to even)
-    ref = (ref - 0.5) / 0.5
-    assert np.abs(x.permute(1, 2, 0).numpy() - ref).max() < 1e-4
+    Image.fromarray(arr).save(tmp_path / "AgeDB/a.png")
+    (tmp_path / "agedb.csv").write_text("age,path,split\n30,AgeDB/a.png,val\n")
+    x, _ = get_dataset("agedb-dir", "val", root=tmp_path, img_size=32)[0]
+    # Pillow by hand: 64x48 -> 49x37 (long side floor(37 * 64 / 48)), crop offsets
+    # top round((37 - 32) / 2) = 2, left round((49 - 32) / 2) = 8 (halves to even)
+    ref = np.asarray(Image.fromarray(arr).resize((49, 37), Image.BILINEAR))[2:34, 8:40]
+    ref = (ref.astype(np.float32) / 255.0 - 0.5) / 0.5
+    assert x.shape == (3, 32, 32)
+    assert np.abs(x.permute(1, 2, 0).numpy() - ref).max() < 1e-6
+
+
+def test_eval_transform_224_resizes_to_256():
+    from bsam.data.transforms import EvalTransform
+
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 260, 3), dtype=np.uint8))
+    out = EvalTransform(224)(img)
+    ref = np.asarray(img.resize((256, 295), Image.BILINEAR))[36:260, 16:240]
+    assert torch.allclose(out, torch.from_numpy((ref / 255.0 - 0.5) / 0.5).permute(2, 0, 1).float(), atol=1e-6)
 
 
 def test_train_augmentation_is_random_but_shaped(tmp_path):
@@ -68,16 +73,52 @@ def test_train_augmentation_is_random_but_shaped(tmp_path):
     torch.manual_seed(0)
     a = train[0][0]
     b = train[0][0]
-    assert a.shape == b.shape == (3, 24, 24)
+    assert a.shape == b.shape == (3, 24, 24) and a.dtype == torch.float32
     assert not torch.equal(a, b)
     torch.manual_seed(0)
     assert torch.equal(a, train[0][0])  # reproducible from the global seed
+
+
+def test_train_transform_reproducible_from_generator_and_rnc_stages():
+    from bsam.data.transforms import RnCTrainTransform
+
+    t = RnCTrainTransform(24)
+    img = Image.fromarray(np.random.default_rng(2).integers(0, 255, (50, 40, 3), dtype=np.uint8))
+    state = torch.get_rng_state()
+    a = t(img, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
+    assert torch.equal(a, t(img, generator=torch.Generator().manual_seed(5)))
+    assert not torch.equal(a, t(img, generator=torch.Generator().manual_seed(6)))
+    names = [type(s).__name__ for s in t.pipeline.transforms]
+    assert names[:4] == ["RandomResizedCrop", "RandomHorizontalFlip", "RandomApply", "RandomGrayscale"]
+    crop, _, jitter, gray = t.pipeline.transforms[:4]
+    assert crop.scale == (0.2, 1.0) and jitter.p == 0.8 and gray.p == 0.2
+    cj = jitter.transforms[0]
+    assert (cj.brightness, cj.contrast, cj.saturation, cj.hue) == ((0.6, 1.4), (0.6, 1.4), (0.6, 1.4), (-0.1, 0.1))
 
 
 def test_imdb_wiki_dir_uses_its_csv(tmp_path):
     _write_agedb(tmp_path, [(120, "train"), (20, "val")], csv_name="imdb_wiki.csv")
     ds = get_dataset("imdb-wiki-dir", "train", root=tmp_path, img_size=16)
     assert ds.targets.tolist() == [120.0] and ds.label_range == (0.0, 120.0)
+
+
+def test_imdb_wiki_dir_ages_above_120_binned_into_last_bin(tmp_path):
+    """DIR: labels kept, counted in bin min(120, int(age)) (imdb-wiki-dir/datasets.py)."""
+    from bsam.regions import ShotRegions
+
+    rows = [(130, "train"), (121, "train"), (120, "train"), (5, "train"), (20, "val")]
+    _write_agedb(tmp_path, rows, csv_name="imdb_wiki.csv")
+    ds = get_dataset("imdb-wiki-dir", "train", root=tmp_path, img_size=16)
+    assert ds.targets.tolist() == [130.0, 121.0, 120.0, 5.0]  # the loss keeps the ages
+    assert ds[0][1].item() == 130.0
+    assert ds.bin_targets.tolist() == [120.0, 120.0, 120.0, 5.0]
+    regions = ShotRegions.fit(ds.bin_targets, 1.0, lower=0.0, upper=120.0)
+    assert regions.num_bins == 121 and regions.counts[120] == 3 and regions.counts[5] == 1
+    # AgeDB-DIR still refuses ages above its range
+    _write_agedb(tmp_path, [(130, "train")])
+    with pytest.raises(ValueError, match="age 130 outside the label range"):
+        get_dataset("agedb-dir", "train", root=tmp_path)
 
 
 def test_missing_csv(tmp_path):
