@@ -1,7 +1,9 @@
 """Configuration of the reproduction: the shared training recipe and what each stage computes.
 
-The default recipe was chosen on *validation* MAE of ``agedb-synth`` (never on test); see
-``docs/reproduce.md`` for the search and the measured timings.
+The recipe is a named :class:`bsam.recipes.Recipe` (``bsam recipes``); by default the one of the
+data set (:func:`bsam.recipes.default_recipe`): ``synth`` for the embedded benchmark, chosen on
+*validation* MAE of ``agedb-synth`` (never on test; ``docs/reproduce.md``), the papers' protocols
+for the real data sets. ``Recipe`` is importable from here under its old name.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bsam.recipes import Recipe, default_recipe, get_recipe
 
 __all__ = ["Recipe", "ReproduceConfig", "RunSpec", "plan_runs", "METHOD_LABELS", "ABLATION_RHOS"]
 
@@ -29,19 +33,6 @@ METHOD_LABELS: dict[str, str] = {
 
 #: The radii of the paper's Figure 2.
 ABLATION_RHOS: tuple[float, ...] = (0.05, 0.1, 0.2)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The training recipe shared by every method (only ``rho`` is ignored by the plain ones)."""
-
-    epochs: int = 12
-    lr: float = 0.05
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    rho: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -66,9 +57,17 @@ class ReproduceConfig:
 
     Attributes
     ----------
-    data, root, data_kwargs, model:
+    data, root:
         Dataset name (``agedb-synth`` by default, ``agedb-dir`` with ``root`` for the paper's
-        data), its options, and the model of :func:`bsam.models.build_model`.
+        data) and its folder.
+    recipe:
+        The training recipe of every run (:class:`bsam.recipes.Recipe`); ``None``: the data
+        set's default (:func:`bsam.recipes.default_recipe`). A SAM-family method the recipe
+        gives no rho for is refused here.
+    model, data_kwargs, many, few:
+        Overrides of the recipe's model, data-set options (merged key by key) and shot-region
+        thresholds; ``None`` keeps the recipe's. They are folded into :attr:`recipe` at
+        construction and then read back from it, so ``cfg.model == cfg.recipe.model``.
     methods:
         Methods trained for the MAE tables; ``multi_seed`` of them use every seed in ``seeds``,
         the others only the first.
@@ -105,17 +104,15 @@ class ReproduceConfig:
         projected gradient ascent steps).
     sharpness_primary:
         The measure of the report's figures and of its balanced-flatness reading.
-    many, few:
-        Shot-region thresholds on the training-bin counts.
     """
 
     data: str = "agedb-synth"
     root: str | None = None
-    data_kwargs: dict[str, Any] = field(default_factory=dict)
-    model: str = "resnet8"
+    data_kwargs: dict[str, Any] | None = None
+    model: str | None = None
     device: str = "auto"
     out: str = "results/reproduce"
-    recipe: Recipe = field(default_factory=Recipe)
+    recipe: Recipe | None = None
     methods: tuple[str, ...] = ("vanilla", "sqinv", "sam", "imbsam", "bsam")
     seeds: tuple[int, ...] = (0, 1, 2)
     multi_seed: tuple[str, ...] = ("sqinv", "bsam")
@@ -144,11 +141,12 @@ class ReproduceConfig:
     sharpness_rho: float = 0.05
     sharpness_steps: int = 5
     sharpness_primary: str = "lambda_max"
-    many: int = 100
-    few: int = 20
+    many: int | None = None
+    few: int | None = None
     quick: bool = False
 
     def __post_init__(self) -> None:
+        _fold_recipe(self)
         _check_names("seeds", self.seeds, "e.g. --seeds 0,1,2")
         if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise ValueError(f"Invalid seeds {list(self.seeds)}; every seed must be an int >= 0.")
@@ -161,6 +159,9 @@ class ReproduceConfig:
         if unknown:
             raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)}.")
         _check_sharpness(self)
+        for spec in plan_runs(self):
+            if "rho" not in spec.overrides:
+                self.recipe.rho_for(spec.method)  # a SAM-family method without rho: refused
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReproduceConfig:
@@ -171,7 +172,7 @@ class ReproduceConfig:
         names = {f.name for f in dataclasses.fields(cls)} | set(_OLD_KEYS)
         kwargs = {k: v for k, v in data.items() if k in names}
         if isinstance(kwargs.get("recipe"), dict):
-            kwargs["recipe"] = Recipe(**kwargs["recipe"])
+            kwargs["recipe"] = Recipe.from_dict(kwargs["recipe"])
         for key in (
             "methods",
             "seeds",
@@ -188,16 +189,15 @@ class ReproduceConfig:
 
     @classmethod
     def quick_config(cls, **overrides: Any) -> ReproduceConfig:
-        """Tiny settings exercising every stage in about a minute on 2 CPU cores."""
+        """Tiny settings exercising every stage in about a minute on 2 CPU cores.
+
+        The recipe is the data set's default recipe's :meth:`~bsam.recipes.Recipe.quick` variant
+        (``synth``: 1 epoch on 600 samples per split, thresholds many 5 / few 2 so that every
+        region keeps samples) unless ``recipe`` is given.
+        """
+        data = overrides.get("data", "agedb-synth")
         base = {
-            "recipe": Recipe(epochs=1, lr=0.05, batch_size=128, rho=0.2),
-            # 600 samples per split: thresholds scaled by about 1/20 so that every region
-            # keeps samples.
-            "data_kwargs": {"limit": 600}
-            if overrides.get("data", "agedb-synth").endswith("synth")
-            else {},
-            "many": 5,
-            "few": 2,
+            "recipe": get_recipe(default_recipe(data)).quick(),
             "seeds": (0, 1),
             "surface_points_2d": 5,
             "surface_points_1d": 7,
@@ -216,8 +216,16 @@ class ReproduceConfig:
         return cls(**base)
 
     def replace(self, **changes: Any) -> ReproduceConfig:
-        """A copy with ``changes`` applied."""
-        return dataclasses.replace(self, **renamed_keys(changes))
+        """A copy with ``changes`` applied.
+
+        A new ``recipe`` brings its own model, data-set options and thresholds unless
+        ``changes`` sets them too; ``model=...`` alone changes the current recipe's model.
+        """
+        changes = renamed_keys(changes)
+        if "recipe" in changes:
+            for name in _MIRRORED:
+                changes.setdefault(name, None)
+        return dataclasses.replace(self, **changes)
 
     @property
     def out_dir(self) -> Path:
@@ -227,6 +235,29 @@ class ReproduceConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description."""
         return dataclasses.asdict(self)
+
+
+#: Fields of :class:`ReproduceConfig` that override the recipe's and then mirror it.
+_MIRRORED: tuple[str, ...] = ("model", "data_kwargs", "many", "few")
+
+
+def _fold_recipe(cfg: ReproduceConfig) -> None:
+    """Set ``cfg.recipe`` (the data set's default when ``None``) with ``cfg``'s overrides
+    applied, then ``cfg.model``, ``data_kwargs``, ``many``, ``few`` to the recipe's."""
+    recipe = cfg.recipe
+    if recipe is None:
+        recipe = get_recipe(default_recipe(cfg.data))
+    elif isinstance(recipe, dict):
+        recipe = Recipe.from_dict(recipe)
+    elif not isinstance(recipe, Recipe):
+        raise ValueError(f"Invalid recipe {recipe!r}; give a bsam.recipes.Recipe (bsam recipes).")
+    changes = {name: getattr(cfg, name) for name in _MIRRORED if getattr(cfg, name) is not None}
+    if changes:
+        recipe = recipe.override(**changes)
+    object.__setattr__(cfg, "recipe", recipe)
+    for name in _MIRRORED:
+        value = getattr(recipe, name)
+        object.__setattr__(cfg, name, dict(value) if isinstance(value, dict) else value)
 
 
 #: Old configuration keys and their current names.
@@ -309,7 +340,7 @@ def plan_runs(cfg: ReproduceConfig) -> list[RunSpec]:
         add(RunSpec("sqinv", "sqinv", first, {}, "ablation"))
         for rho in ABLATION_RHOS:
             for method in ("sam", "imbsam", "bsam"):
-                if rho == cfg.recipe.rho:
+                if rho == cfg.recipe.rho_by_method.get(method):
                     add(RunSpec(method, method, first, {}, "ablation"))
                 else:
                     add(RunSpec(f"{method}-rho{rho:g}", method, first, {"rho": rho}, "ablation"))

@@ -61,27 +61,42 @@ class RunOutput:
 
 
 def train_config(cfg: ReproduceConfig, spec: RunSpec) -> TrainConfig:
-    """The :class:`~bsam.train.TrainConfig` of one run: the shared recipe plus the run's overrides."""
+    """The :class:`~bsam.train.TrainConfig` of one run: the recipe (:class:`bsam.recipes.Recipe`)
+    plus the run's overrides.
+
+    The recipe gives model, optimizer, schedule, loss, weights, checkpoint metric, thresholds
+    and the run's rho (:meth:`~bsam.recipes.Recipe.rho_for`); ``img_size`` goes to the data set.
+    Fields the recipe leaves open (``momentum`` of Adam, the thresholds of NYUD2-DIR) keep
+    TrainConfig's defaults, so the default ``synth`` runs resolve as before recipes existed.
+    """
     r = cfg.recipe
+    data_kwargs = dict(r.data_kwargs)
+    if r.img_size is not None:
+        data_kwargs["img_size"] = r.img_size
     fields: dict[str, Any] = {
         "data": cfg.data,
         "root": cfg.root,
-        "data_kwargs": dict(cfg.data_kwargs),
-        "model": cfg.model,
+        "data_kwargs": data_kwargs,
+        "model": r.model,
+        "model_kwargs": dict(r.model_kwargs),
         "method": spec.method,
-        "descent_loss": "l1",
+        "descent_loss": r.descent_loss,
+        "weights": r.weights,
         "epochs": r.epochs,
         "lr": r.lr,
         "batch_size": r.batch_size,
         "optimizer": r.optimizer,
         "weight_decay": r.weight_decay,
         "schedule": r.schedule,
-        "rho": r.rho,
+        "lr_min_factor": r.lr_min_factor,
+        "select": r.select,
         "seed": spec.seed,
         "device": cfg.device,
-        "many": cfg.many,
-        "few": cfg.few,
     }
+    optional = {"momentum": r.momentum, "many": r.many, "few": r.few}
+    fields.update({k: v for k, v in optional.items() if v is not None})
+    if "rho" not in spec.overrides:
+        fields["rho"] = r.rho_for(spec.method)
     fields.update(spec.overrides)
     return TrainConfig(**fields)
 
