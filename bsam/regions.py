@@ -39,6 +39,7 @@ __all__ = [
     "MEDIUM",
     "FEW",
     "region_arguments",
+    "fit_training_regions",
 ]
 
 MANY, MEDIUM, FEW = 0, 1, 2
@@ -364,6 +365,39 @@ class ShotRegions:
                 f"Not a ShotRegions description: key {err} missing (expected the output of "
                 "ShotRegions.to_dict())."
             ) from err
+
+
+def fit_training_regions(
+    dataset: Any,
+    labels: torch.Tensor,
+    *,
+    many: int = 100,
+    few: int = 20,
+    bin_width: float = 1.0,
+    lower: float | None = None,
+    upper: float | None = None,
+) -> tuple[ShotRegions, torch.Tensor | LabelHistogram]:
+    """Shot regions of a training split, and the labels (or their histogram) to fit weights on.
+
+    A data set with a ``label_histogram()`` method (NYUD2-DIR: per-pixel counts from one cached
+    pass over its files) is counted by it, and one with ``shot_regions(histogram)`` (NYUD2-DIR's
+    bucket lists) fixes its own regions; otherwise the regions are fitted on ``labels`` with the
+    count thresholds ``many``/``few`` over the bins ``bin_width``, ``lower``, ``upper``.
+
+    Returns
+    -------
+    regions, counted
+        ``counted`` is the :class:`LabelHistogram` when the data set has one, else ``labels``;
+        :meth:`bsam.weights.BalanceWeights.fit` takes either.
+    """
+    counted: torch.Tensor | LabelHistogram = labels
+    if callable(getattr(dataset, "label_histogram", None)):
+        counted = dataset.label_histogram()
+    if callable(getattr(dataset, "shot_regions", None)):
+        hist = counted if isinstance(counted, LabelHistogram) else None
+        return dataset.shot_regions(hist), counted
+    regions = ShotRegions.fit(counted, bin_width, many, few, lower=lower, upper=upper)
+    return regions, counted
 
 
 def _deprecated(message: str) -> None:

@@ -48,6 +48,8 @@ def predict(
     -------
     pred, target : torch.Tensor
         Predictions reshaped to the targets' shape, and the targets, both on the CPU, float32.
+        A dense prediction ``(B, 1, h, w)`` of another size than its targets ``(B, H, W)`` is
+        first upsampled bilinearly with ``align_corners=True`` (NYUD2-DIR's ``test.py``).
     """
     if batch_size < 1:
         raise ValueError(f"Invalid batch_size {batch_size}: must be >= 1")
@@ -59,12 +61,24 @@ def predict(
     batches = Batches(data, batch_size=batch_size, device=device, num_workers=num_workers)
     with eval_mode(model):
         for _, _, x, y in batches:
-            out = model(x)
+            out = _resized(model(x), y)
             preds.append(out.reshape(y.shape).float().cpu())
             targets.append(y.float().cpu())
     if not preds:
         raise ValueError("Cannot evaluate an empty split: it holds no sample")
     return torch.cat(preds), torch.cat(targets)
+
+
+def _resized(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``out`` (``(B, 1, h, w)``) upsampled to the spatial size of dense targets ``y``."""
+    if out.dim() == 4 and y.dim() == 3 and out.shape[1] == 1 and out.shape[-2:] != y.shape[-2:]:
+        size = tuple(y.shape[-2:])
+        return torch.nn.functional.interpolate(out, size=size, mode="bilinear", align_corners=True)
+    return out
+
+
+#: Floor of depth predictions in the ratio metrics of :func:`evaluate_model` (metres).
+MIN_DEPTH = 1e-3
 
 
 def evaluate_model(
@@ -75,24 +89,46 @@ def evaluate_model(
     batch_size: int = 1024,
     device: str | torch.device | None = None,
     num_workers: int = 0,
+    mask: torch.Tensor | None = None,
 ) -> dict[str, dict[str, float]]:
     """Per-region report (:func:`bsam.metrics.regression_report`) of ``model`` on ``data``.
 
-    Returns ``{"all"|"many"|"medium"|"few": {"n", "mae", "mse", "rmse", "gm", "bmae"}}``, with
-    ``delta1`` added for dense (depth) targets when every prediction is positive.
+    Returns ``{"all"|"many"|"medium"|"few": {"n", "mae", "mse", "rmse", "gm", "bmae"}}``; for
+    dense (depth) targets every region also has ``delta1``, ``delta2``, ``delta3``, ``absrel``
+    and ``log10`` (:data:`bsam.metrics.DEPTH_METRIC_NAMES`), with predictions floored at
+    :data:`MIN_DEPTH` in the ratio metrics (a warning says how many), and they are left out
+    (with a warning) when some evaluated target is ``<= 0``.
+
+    Every metric is computed on the elements of ``mask`` (bool, the targets' shape), by default
+    the data set's ``eval_mask`` when it has one (NYUD2-DIR's balanced test pixels,
+    :attr:`bsam.data.nyud2.NYUD2Dataset.eval_mask`).
     """
     pred, target = predict(
         model, data, batch_size=batch_size, device=device, num_workers=num_workers
     )
+    if mask is None:
+        mask = getattr(data, "eval_mask", None)
     dense = target.dim() > 1
-    if dense and not bool((pred > 0).all()):
-        warnings.warn(
-            "delta1 is left out of the report: some depth predictions are <= 0",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        dense = False
-    return regression_report(pred, target, regions, delta1=dense)
+    if dense:
+        kept = target if mask is None else target[mask.to(torch.bool)]
+        low = int((pred if mask is None else pred[mask.to(torch.bool)]).le(MIN_DEPTH).sum())
+        if not bool((kept > 0).all()):
+            warnings.warn(
+                "Depth metrics are left out of the report: some evaluated targets are <= 0",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            dense = False
+        elif low:
+            warnings.warn(
+                f"{low} depth prediction(s) <= {MIN_DEPTH} m are floored at {MIN_DEPTH} m in the "
+                "ratio metrics (delta1..3, log10)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return regression_report(
+        pred, target, regions, depth=dense, mask=mask, min_depth=MIN_DEPTH if dense else None
+    )
 
 
 def evaluate_checkpoint(

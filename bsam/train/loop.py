@@ -33,7 +33,7 @@ from bsam.distributed import (
 )
 from bsam.optim import StepResult
 from bsam.progress import progress
-from bsam.regions import ShotRegions
+from bsam.regions import LabelHistogram, fit_training_regions
 from bsam.train.checkpointing import Progress, build_checkpoint, nonfinite_entries
 from bsam.train.config import TrainConfig
 from bsam.train.evaluate import evaluate_model
@@ -175,9 +175,13 @@ class _Trainer:
         self.val_split = _load_split(cfg, "val", train=False)
         y = self.train_split.y
         binning = label_binning(self.train_split.dataset)
-        self.regions = ShotRegions.fit(y, many=cfg.many, few=cfg.few, **binning)
-        self.weights = self.rule.fit_weights(cfg, y, binning)
-        columns = self.rule.columns(y, self.weights, self.regions)
+        self.regions, counted = fit_training_regions(
+            self.train_split.dataset, y, many=cfg.many, few=cfg.few, **binning
+        )  # NYUD2-DIR: its bucket lists, and weights from its per-pixel histogram
+        self.weights = self.rule.fit_weights(cfg, counted, binning)
+        # per-pixel rows of a data set counted by histogram are looked up per batch (_step)
+        self.rows_per_batch = isinstance(counted, LabelHistogram)
+        columns = {} if self.rows_per_batch else self.rule.columns(y, self.weights, self.regions)
         self.columns = {k: v.to(dev) for k, v in columns.items()}
         self.data_gen = derived_generator(cfg.seed, 1)
         self.aug_gen = derived_generator(cfg.seed, 2)
@@ -299,7 +303,10 @@ class _Trainer:
         scheduler's step; a non-finite loss becomes :class:`NonFiniteLossError`."""
         x, y, local = self.source.get(idx)
         local = local.to(self.device)
-        rows = {k: v[local] for k, v in self.columns.items()}
+        if self.rows_per_batch:
+            rows = self.rule.columns(y, self.weights, self.regions)
+        else:
+            rows = {k: v[local] for k, v in self.columns.items()}
         count = self.source.count(idx)
         try:
             result = self.rule.step(
