@@ -27,8 +27,11 @@ SELECT_METRICS: tuple[str, ...] = ("mae", "bmae", "rmse")
 PRESETS: tuple[str, ...] = ("bsam-official",)
 PERTURB_SYNC: tuple[str, ...] = ("global", "local")
 BN_MODES: tuple[str, ...] = ("first", "second", "both", "none")
+AMP_MODES: tuple[str, ...] = ("off", "bf16", "fp16")
 
-#: ``TrainConfig()``'s value of every field that a flag sets (shown as the flag's default).
+#: ``TrainConfig()``'s value of every field that a flag sets (shown as the flag's default). The
+#: fields a preset fixes are ``None`` (unset) until ``TrainConfig.resolve``; their help names the
+#: value they then take.
 DEFAULTS: dict[str, Any] = {
     "data": "agedb-synth",
     "root": None,
@@ -36,14 +39,14 @@ DEFAULTS: dict[str, Any] = {
     "data_kwargs": {},
     "model": "resnet8",
     "model_kwargs": {},
-    "method": "vanilla",
-    "descent_loss": "l1",
-    "weights": "sqrt_inv",
+    "method": None,
+    "descent_loss": None,
+    "weights": None,
     "descent_weights": None,
     "lds": None,
-    "normalize_weights": True,
+    "normalize_weights": None,
     "rho": None,
-    "adaptive": False,
+    "adaptive": None,
     "epochs": 8,
     "lr": 0.05,
     "batch_size": 128,
@@ -55,16 +58,20 @@ DEFAULTS: dict[str, Any] = {
     "select": "mae",
     "preset": None,
     "perturb_sync": "global",
-    "bn_mode": "first",
+    "bn_mode": None,
     "many": 100,
     "few": 20,
     "augment": True,
     "eval_batch_size": 1024,
     "num_workers": 0,
     "device": "auto",
+    "amp": "off",
+    "channels_last": False,
     "tensorboard": False,
     "tensorboard_steps": False,
 }
+
+_PRESET = "; --preset: the preset's value)"
 
 #: (flag, config field, argparse options) of every option that maps onto a TrainConfig field.
 _OPTIONS: tuple[tuple[str, str, dict], ...] = (
@@ -90,18 +97,26 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
             "help": "model options, a JSON object, e.g. '{\"hidden\": [64]}'",
         },
     ),
-    ("--method", "method", {"choices": list(METHODS), "help": "training method"}),
+    (
+        "--method",
+        "method",
+        {"choices": list(METHODS), "help": "training method (default: vanilla" + _PRESET},
+    ),
     (
         "--descent-loss",
         "descent_loss",
-        {"choices": list(DESCENT_LOSSES), "help": "element-wise loss of the descent pass"},
+        {
+            "choices": list(DESCENT_LOSSES),
+            "help": "element-wise loss of the descent pass (default: l1" + _PRESET,
+        },
     ),
     (
         "--weights",
         "weights",
         {
             "choices": list(WEIGHT_SCHEMES),
-            "help": "balance scheme: BSAM perturbation / sqinv, lds descent",
+            "help": "balance scheme: BSAM perturbation / sqinv, lds descent (default: sqrt_inv"
+            + _PRESET,
         },
     ),
     (
@@ -126,7 +141,8 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
         "normalize_weights",
         {
             "action": argparse.BooleanOptionalAction,
-            "help": "rescale balance weights to mean 1 (--no-normalize-weights: raw 1/n^p)",
+            "help": "rescale balance weights to mean 1 (--no-normalize-weights: raw 1/n^p) "
+            "(default: on" + _PRESET,
         },
     ),
     (
@@ -137,7 +153,10 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
     (
         "--adaptive",
         "adaptive",
-        {"action": argparse.BooleanOptionalAction, "help": "ASAM (|theta|-scaled) perturbation"},
+        {
+            "action": argparse.BooleanOptionalAction,
+            "help": "ASAM (|theta|-scaled) perturbation (default: off" + _PRESET,
+        },
     ),
     ("--epochs", "epochs", {"type": int, "help": "training epochs"}),
     ("--lr", "lr", {"type": float, "help": "base learning rate"}),
@@ -166,7 +185,11 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
     (
         "--preset",
         "preset",
-        {"choices": list(PRESETS), "help": "the official BSAM configuration (raw weights, ...)"},
+        {
+            "choices": list(PRESETS),
+            "help": "the official BSAM configuration (raw weights, ...); a flag it fixes may be "
+            "given only with the preset's value",
+        },
     ),
     (
         "--perturb-sync",
@@ -179,7 +202,11 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
     (
         "--bn-mode",
         "bn_mode",
-        {"choices": list(BN_MODES), "help": "which SAM pass updates BatchNorm running statistics"},
+        {
+            "choices": list(BN_MODES),
+            "help": "which SAM pass updates BatchNorm running statistics (default: by method, "
+            "both for imbsam, else first" + _PRESET,
+        },
     ),
     ("--many", "many", {"type": int, "help": "many-shot: bins with more training samples"}),
     ("--few", "few", {"type": int, "help": "few-shot (ImbSAM tail): bins with fewer"}),
@@ -195,6 +222,24 @@ _OPTIONS: tuple[tuple[str, str, dict], ...] = (
     ),
     ("--num-workers", "num_workers", {"type": int, "help": "DataLoader workers (on-disk data)"}),
     ("--device", "device", {"help": "auto, cpu, cuda, cuda:N"}),
+    (
+        "--amp",
+        "amp",
+        {
+            "choices": list(AMP_MODES),
+            "help": "mixed precision: autocast every forward pass in bfloat16 or float16 (with "
+            "dynamic loss scaling); losses, weights and optimizer state stay float32",
+        },
+    ),
+    (
+        "--channels-last",
+        "channels_last",
+        {
+            "action": "store_const",
+            "const": True,
+            "help": "model weights and 4-D input batches in the channels_last memory format",
+        },
+    ),
     (
         "--tensorboard",
         "tensorboard",
@@ -240,7 +285,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "metrics.json and config.json; rerunning the same command resumes. Under torchrun "
             "every rank takes its shard of each global batch.\n"
             "Options left unset take the TrainConfig default shown in their help (some are "
-            "decided by --method or --preset)."
+            "decided by --method or --preset). A preset never drops a flag: one that contradicts "
+            "it is an error."
         ),
     )
     parser.add_argument("--out", required=True, help="run folder (created; resumed if present)")
@@ -263,7 +309,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` of parsed ``bsam train`` arguments (unset flags keep defaults)."""
+    """The :class:`TrainConfig` of parsed ``bsam train`` arguments.
+
+    Only the flags given on the command line are passed (every flag's argparse default is
+    ``None``), so :meth:`TrainConfig.resolve` tells a flag given explicitly from one left to
+    its default or to ``--preset``.
+    """
     from bsam.train.config import TrainConfig
 
     given = {

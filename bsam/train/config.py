@@ -159,7 +159,11 @@ _DEFAULT_RHO = 0.05
 
 
 def _preset_fields(name: str, data: str) -> tuple[dict[str, Any], float]:
-    """Fields fixed by preset ``name`` for dataset ``data``, and the preset's rho."""
+    """Fields fixed by preset ``name`` for dataset ``data``, and the preset's (default) rho.
+
+    A config that gives one of these fields explicitly must give the preset's value
+    (:meth:`TrainConfig.resolve`); ``rho`` may differ (the preset's is only the default).
+    """
     from bsam.optim.presets import official_bsam_config
 
     if name not in PRESETS:
@@ -185,7 +189,11 @@ class TrainConfig:
     """Everything that determines a training run (the resolved form is stored beside it).
 
     ``None`` fields are resolved by :meth:`resolve` from the method and the preset, so the same
-    config written by hand or by the CLI gives the same run.
+    config written by hand or by the CLI gives the same run. The fields a preset fixes
+    (``method``, ``descent_loss``, ``weights``, ``descent_weights``, ``lds``,
+    ``normalize_weights``, ``bn_mode``, ``adaptive``) are ``None`` until resolved, so that a value
+    given explicitly is told from the default: with a preset, an explicit value must be the
+    preset's (else ``ValueError``); without one, ``None`` becomes the default named below.
 
     Attributes
     ----------
@@ -196,12 +204,12 @@ class TrainConfig:
     model, model_kwargs
         Model name for :func:`bsam.models.build_model` and its keyword arguments.
     method
-        A key of :data:`METHODS`.
+        A key of :data:`METHODS` (``None``: ``vanilla``).
     descent_loss
-        Element-wise loss of the descent pass (``l1``, ``mse``, ``huber``).
+        Element-wise loss of the descent pass (``l1``, ``mse``, ``huber``; ``None``: ``l1``).
     weights
         Balance scheme of the perturbation (``bsam``) and of the descent loss of the sqinv-style
-        methods (``sqinv``, ``lds``).
+        methods (``sqinv``, ``lds``); ``None``: ``sqrt_inv``.
     descent_weights
         Scheme of the descent-loss weights; ``None`` takes the method's default.
     lds
@@ -209,10 +217,10 @@ class TrainConfig:
         ``None`` takes the method's default (on for ``lds``).
     normalize_weights
         Rescale balance weights to mean 1 over the training set (``False``: raw ``1/n`` or
-        ``1/sqrt(n)``, as in the official BSAM code).
+        ``1/sqrt(n)``, as in the official BSAM code); ``None``: ``True``.
     rho, adaptive
         Radius of the SAM-family perturbation (``None``: 0.05, or the preset's value) and ASAM
-        scaling.
+        scaling (``None``: ``False``).
     epochs, lr, batch_size, optimizer, momentum, weight_decay, schedule
         Optimisation: the base optimizer (``sgd`` with momentum, or ``adam``), its learning rate
         and weight decay, and the learning-rate schedule (``cosine`` annealing to 0 over all
@@ -260,14 +268,14 @@ class TrainConfig:
     data_seed: int = 0
     model: str = "resnet8"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    method: str = "vanilla"
-    descent_loss: str = "l1"
-    weights: str = "sqrt_inv"
+    method: str | None = None
+    descent_loss: str | None = None
+    weights: str | None = None
     descent_weights: str | None = None
     lds: bool | None = None
-    normalize_weights: bool = True
+    normalize_weights: bool | None = None
     rho: float | None = None
-    adaptive: bool = False
+    adaptive: bool | None = None
     epochs: int = 8
     lr: float = 0.05
     batch_size: int = 128
@@ -304,19 +312,21 @@ class TrainConfig:
         cfg = dataclasses.replace(
             self, data_kwargs=dict(self.data_kwargs), model_kwargs=dict(self.model_kwargs)
         )
-        if cfg.preset is not None:
+        if cfg.preset is not None:  # a field set explicitly (not None) must agree with it
             fields, preset_rho = _preset_fields(cfg.preset, cfg.data)
             for key, value in fields.items():
                 current = getattr(cfg, key)
-                default = _FIELD_DEFAULTS[key]
-                if current is not None and current != value and current != default:
+                if current is not None and current != value:
                     raise ValueError(
                         f"Invalid {key} {current!r} for preset {cfg.preset!r}: the preset fixes "
-                        f"{key}={value!r}; drop the option or drop the preset"
+                        f"{key}={value!r}; drop the option (or give {value!r}) or drop the preset"
                     )
                 setattr(cfg, key, value)
             if cfg.rho is None:
                 cfg.rho = preset_rho
+        for key, value in _UNSET_DEFAULTS.items():
+            if getattr(cfg, key) is None:
+                setattr(cfg, key, value)
         _check_choice("method", cfg.method, tuple(METHODS))
         method = METHODS[cfg.method]
         _check_choice("descent_loss", cfg.descent_loss, DESCENT_LOSSES)
@@ -382,9 +392,10 @@ class TrainConfig:
 
     @property
     def method_spec(self) -> Method:
-        """The :class:`Method` registry entry of ``self.method``."""
-        _check_choice("method", self.method, tuple(METHODS))
-        return METHODS[self.method]
+        """The :class:`Method` registry entry of ``self.method`` (resolved when unset)."""
+        method = self.method if self.method is not None else self.resolve().method
+        _check_choice("method", method, tuple(METHODS))
+        return METHODS[method]
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a JSON-safe dict (field name -> value).
@@ -420,9 +431,15 @@ class TrainConfig:
         return {k: (a[k], b.get(k)) for k in a if k not in ignore and a[k] != b.get(k)}
 
 
-_FIELD_DEFAULTS: dict[str, Any] = {
-    f.name: (f.default if f.default is not dataclasses.MISSING else None)
-    for f in dataclasses.fields(TrainConfig)
+#: The value :meth:`TrainConfig.resolve` gives a preset-governed field that neither the config
+#: nor a preset sets (``None`` in the dataclass, so that "given" and "default" differ). The other
+#: ``None`` fields (``descent_weights``, ``lds``, ``bn_mode``, ``rho``) follow the method.
+_UNSET_DEFAULTS: dict[str, Any] = {
+    "method": "vanilla",
+    "descent_loss": "l1",
+    "weights": "sqrt_inv",
+    "normalize_weights": True,
+    "adaptive": False,
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from bsam.train.config import TrainConfig
 from bsam.train.evaluate import evaluate_model
 from bsam.train.log import LOG_COLUMNS, epoch_row, write_log
 from bsam.train.methods import update_rule
+from bsam.train.precision import Precision
 from bsam.train.result import NonFiniteLossError, TrainCallback, TrainResult
 from bsam.train.rng import capture_rng, restore_rng, seed_everything
 from bsam.train.run_folder import (
@@ -171,6 +173,7 @@ class _Trainer:
 
     def _setup(self) -> None:
         cfg, ctx, dev = self.cfg, self.ctx, self.device
+        self._setup_precision()
         self.train_split = _load_split(cfg, "train", train=True)
         self.val_split = _load_split(cfg, "val", train=False)
         y = self.train_split.y
@@ -189,7 +192,8 @@ class _Trainer:
             cfg, self.train_split, ctx, aug_gen=self.aug_gen, data_gen=self.data_gen
         )
         seed_everything(cfg.seed)  # right before the model: data loading may draw numbers
-        self.model = self._build_model().to(dev)
+        self.model = self.precision.prepare(self._build_model().to(dev))
+        self.net = self.precision.wrap(self.model)  # what the steps and the evaluation call
         broadcast_parameters(self.model, ctx)
         self.optimizer = self.rule.build_optimizer(cfg, self.model)
         n = len(y)
@@ -205,6 +209,20 @@ class _Trainer:
             self.optimizer, cfg.schedule, steps_per_epoch=self.batches_per_epoch, epochs=cfg.epochs
         )
         self.progress = Progress()
+
+    def _setup_precision(self) -> None:
+        """``cfg.amp`` / ``cfg.channels_last`` (:mod:`bsam.train.precision`): checked against the
+        device, and for float16 the loss-scaling ``sync`` hook around the ranks' one."""
+        cfg = self.cfg
+        self.precision = Precision(cfg.amp, cfg.channels_last, self.device)
+        local = self.rule.two_pass and cfg.perturb_sync == "local"
+        if self.precision.scaler is not None and local and self.ctx.distributed:
+            raise ValueError(
+                "Invalid amp 'fp16' with perturb_sync 'local' under torchrun: an overflow of one "
+                "rank's own perturbation gradient would desynchronise the ranks; use --amp bf16 "
+                "or --perturb-sync global"
+            )
+        self.step_sync = self.precision.sync(self.sync)
 
     def _open_tensorboard(self) -> None:
         """On rank 0 with ``cfg.tensorboard``: a logger whose ``purge_step`` (the resumed step
@@ -241,6 +259,8 @@ class _Trainer:
         self.progress = Progress.from_dict(ckpt["train_state"])
         load_scheduler_state(self.scheduler, ckpt["scheduler_state"], self.progress.step)
         restore_rng(ckpt["rng"], {"data": self.data_gen, "augment": self.aug_gen})
+        if self.precision.scaler is not None and "amp_scaler" in ckpt:
+            self.precision.scaler.load_state_dict(ckpt["amp_scaler"])
         return int(ckpt["epoch"])
 
     # -- one epoch ----------------------------------------------------------------------
@@ -257,6 +277,8 @@ class _Trainer:
         for b, idx in progress(enumerate(batches), desc=desc, total=len(batches), quiet=self.quiet):
             result = self._step(epoch, b, idx)
             state.step += 1
+            if result is None:  # float16 overflow: the update was skipped (precision.py)
+                continue
             loss_sum += result.loss * len(idx)
             loss_count += len(idx)
             for cb in self.callbacks:
@@ -271,7 +293,7 @@ class _Trainer:
         if ctx.is_main:
             eval_started = time.perf_counter()
             val = evaluate_model(
-                self.model,
+                self.net,
                 self.val_split.eval_data,
                 self.regions,
                 batch_size=cfg.eval_batch_size,
@@ -298,9 +320,10 @@ class _Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, row, self.model)
 
-    def _step(self, epoch: int, b: int, idx: torch.Tensor) -> StepResult:
+    def _step(self, epoch: int, b: int, idx: torch.Tensor) -> StepResult | None:
         """One optimizer step on global batch ``idx`` (batch ``b`` of ``epoch``), then the
-        scheduler's step; a non-finite loss becomes :class:`NonFiniteLossError`."""
+        scheduler's step; a non-finite loss becomes :class:`NonFiniteLossError`. ``None``: a
+        float16 step skipped after a gradient overflow (the scheduler still steps)."""
         x, y, local = self.source.get(idx)
         local = local.to(self.device)
         if self.rows_per_batch:
@@ -308,12 +331,25 @@ class _Trainer:
         else:
             rows = {k: v[local] for k, v in self.columns.items()}
         count = self.source.count(idx)
+        cfg = self.cfg
+
+        def step() -> StepResult:
+            batch = (x, y)
+            sync = self.step_sync
+            return self.rule.step(self.net, self.optimizer, batch, rows, cfg, sync=sync, count=count)
+
+        local = self.rule.two_pass and cfg.perturb_sync == "local"
         try:
-            result = self.rule.step(
-                self.model, self.optimizer, (x, y), rows, self.cfg, sync=self.sync, count=count
+            result = self.precision.step(
+                step, self.model, self.optimizer, unscale_grad_norm=local
             )
         except FloatingPointError as err:
             raise self._nonfinite(epoch, b, math.nan, str(err)) from err
+        if result is None:  # the schedule advances anyway, as with torch.amp.GradScaler
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+                self.scheduler.step()
+            return None
         if not (math.isfinite(result.loss) and math.isfinite(result.loss_at_perturbed)):
             raise self._nonfinite(epoch, b, result.loss, "")
         self.scheduler.step()
@@ -350,6 +386,8 @@ class _Trainer:
             "rng": capture_rng({"data": self.data_gen, "augment": self.aug_gen}),
         }
         ckpt = build_checkpoint(cfg, self.model, epoch, **common, resume=resume)
+        if self.precision.scaler is not None:  # the loss scale, for an exact resume
+            ckpt["amp_scaler"] = self.precision.scaler.state_dict()
         save_checkpoint(self.paths.last, ckpt)
         write_log(self.paths.log, state.history)
 
@@ -360,8 +398,8 @@ class _Trainer:
         kw["num_workers"] = cfg.num_workers
 
         def reports(epoch: int) -> dict[str, Any]:
-            val = evaluate_model(self.model, self.val_split.eval_data, self.regions, **kw)
-            test = evaluate_model(self.model, test_split.eval_data, self.regions, **kw)
+            val = evaluate_model(self.net, self.val_split.eval_data, self.regions, **kw)
+            test = evaluate_model(self.net, test_split.eval_data, self.regions, **kw)
             return {"epoch": epoch, "val": val, "test": test}
 
         final = reports(cfg.epochs)
