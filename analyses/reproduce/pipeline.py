@@ -21,7 +21,13 @@ from analyses.reproduce.config import ReproduceConfig
 from analyses.reproduce.hessian_tables import few_shot_means
 from analyses.reproduce.lock import output_lock
 from analyses.reproduce.report import claims_from_results, write_report
-from analyses.reproduce.stages import RunOutput, hessian_stage, surface_stage, train_stage
+from analyses.reproduce.stages import (
+    RunOutput,
+    hessian_stage,
+    skipped_stages,
+    surface_stage,
+    train_stage,
+)
 from bsam._io import write_json
 from bsam._version import __version__
 
@@ -44,6 +50,10 @@ class ReproduceResult:
     sharpness: dict[tuple[str, int], Path] = field(default_factory=dict)
     artefacts: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: ``{stage: reason}`` for the stages that do not apply to the data (dense targets).
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: Training runs trained side by side (``--jobs``).
+    jobs: int = 1
 
     @property
     def report(self) -> Path:
@@ -52,9 +62,19 @@ class ReproduceResult:
 
 
 def reproduce(
-    cfg: ReproduceConfig, *, quiet: bool = False, stages: tuple[str, ...] = STAGES
+    cfg: ReproduceConfig,
+    *,
+    quiet: bool = False,
+    stages: tuple[str, ...] = STAGES,
+    jobs: int = 1,
 ) -> ReproduceResult:
     """Run the reproduction described by ``cfg`` into ``cfg.out`` (resuming what is there).
+
+    ``jobs`` training runs are trained side by side, each in its own process with its share of
+    the cores (:mod:`analyses.reproduce.jobs`); the run folders and their results do not depend
+    on it. The per-sample stages (surface, hessian, sharpness) are skipped, with the reason in
+    :attr:`ReproduceResult.skipped`, for dense targets
+    (:func:`~analyses.reproduce.stages.skipped_stages`).
 
     The output folder is locked for the whole run (:func:`~analyses.reproduce.lock.output_lock`),
     so a second reproduction into the same folder stops at once instead of doing the work twice.
@@ -70,18 +90,25 @@ def reproduce(
     if unknown:
         raise ValueError(f"Unknown stage(s) {unknown}; choose from {list(STAGES)}.")
     with output_lock(cfg.out_dir):
-        return _reproduce(cfg, quiet=quiet, stages=stages)
+        return _reproduce(cfg, quiet=quiet, stages=stages, jobs=jobs)
 
 
-def _reproduce(cfg: ReproduceConfig, *, quiet: bool, stages: tuple[str, ...]) -> ReproduceResult:
+def _reproduce(
+    cfg: ReproduceConfig, *, quiet: bool, stages: tuple[str, ...], jobs: int
+) -> ReproduceResult:
     out = cfg.out_dir
     write_json(out / "config.json", {"version": __version__, **cfg.to_dict()})
-    result = ReproduceResult(cfg)
+    result = ReproduceResult(cfg, jobs=jobs)
     clock = time.perf_counter
 
     t = clock()
-    result.runs = train_stage(cfg, quiet=quiet)
+    result.runs = train_stage(cfg, quiet=quiet, jobs=jobs)
     result.timings["train"] = clock() - t
+    result.skipped = {s: why for s, why in skipped_stages(cfg).items() if s in stages}
+    for stage, why in result.skipped.items():
+        log.info("[%s] skipped: %s", stage, why)
+        result.timings[stage] = 0.0
+    stages = tuple(s for s in stages if s not in result.skipped)
     if "surface" in stages:
         t = clock()
         result.surfaces = surface_stage(cfg, result.runs, quiet=quiet)
@@ -100,7 +127,7 @@ def _reproduce(cfg: ReproduceConfig, *, quiet: bool, stages: tuple[str, ...]) ->
         t = clock()
         result.artefacts = render(result)
         result.timings["report"] = clock() - t
-    write_json(out / "timings.json", result.timings)
+    write_json(out / "timings.json", {**result.timings, "jobs": jobs})
     return result
 
 
@@ -133,6 +160,9 @@ def render(result: ReproduceResult) -> dict[str, Path]:
         ("training time", "–", f"{train_s:.0f} s over {len(runs)} runs"),
     ]
     notes = ["Quick mode: tiny settings for tests; these numbers mean nothing."] if cfg.quick else []
+    if result.skipped:
+        notes.append(f"Loss surfaces, Hessian metrics and sharpness profiles: "
+                     f"{next(iter(result.skipped.values()))}.")
     report = write_report(cfg.out_dir / "report.md", title="BSAM reproduction report", setup=setup,
                           sections=sections, claims=claims, notes=notes)
     artefacts = {"report": report}
@@ -148,6 +178,8 @@ def summary(result: ReproduceResult) -> dict[str, Any]:
     return {
         "out": str(result.config.out_dir),
         "timings_s": result.timings,
+        "jobs": result.jobs,
+        "skipped": result.skipped,
         "runs": sorted(f"{n}-s{s}" for n, s in result.runs),
         "artefacts": {k: str(v) for k, v in result.artefacts.items()},
     }

@@ -19,13 +19,16 @@ from typing import Any
 from analyses.reproduce.cache import StageCache, stage_key
 from analyses.reproduce.config import ReproduceConfig, RunSpec, plan_runs
 from bsam.checkpoint import file_hash
-from bsam.train import TrainConfig, TrainResult, train
+from bsam.train import TrainConfig
 
 __all__ = [
     "RunOutput",
     "train_config",
     "run_dir",
     "train_stage",
+    "DENSE_DATA",
+    "PER_SAMPLE_STAGES",
+    "skipped_stages",
     "surface_paths",
     "surface_stage",
     "hessian_path",
@@ -109,16 +112,36 @@ def run_dir(cfg: ReproduceConfig, spec: RunSpec) -> Path:
     return cfg.out_dir / "runs" / f"{spec.name}-s{spec.seed}-{stage_key(resolved)[:8]}"
 
 
-def train_stage(cfg: ReproduceConfig, *, quiet: bool = False) -> dict[tuple[str, int], RunOutput]:
-    """Train every run of :func:`~analyses.reproduce.config.plan_runs` (finished runs are skipped)."""
-    outputs: dict[tuple[str, int], RunOutput] = {}
-    specs = plan_runs(cfg)
-    for i, spec in enumerate(specs, 1):
-        folder = run_dir(cfg, spec)
-        log.info("[train %d/%d] %s seed %d -> %s", i, len(specs), spec.label, spec.seed, folder)
-        result: TrainResult = train(train_config(cfg, spec), out_dir=folder, quiet=quiet)
-        outputs[(spec.name, spec.seed)] = RunOutput(spec, folder, result.metrics, result.already_done)
-    return outputs
+def train_stage(
+    cfg: ReproduceConfig, *, quiet: bool = False, jobs: int = 1
+) -> dict[tuple[str, int], RunOutput]:
+    """Train every run of :func:`~analyses.reproduce.config.plan_runs` (finished runs are skipped),
+    up to ``jobs`` side by side in child processes (:func:`analyses.reproduce.jobs.train_runs`)."""
+    from analyses.reproduce.jobs import train_runs
+
+    return train_runs(cfg, plan_runs(cfg), jobs=jobs, quiet=quiet)
+
+
+# -- which stages apply ---------------------------------------------------------------------------
+#: Data sets whose targets are dense maps (a depth per pixel, the paper's Table 3).
+DENSE_DATA: frozenset[str] = frozenset({"nyud2-dir"})
+
+#: The stages that read one scalar prediction per sample (its loss, its output Jacobian row).
+PER_SAMPLE_STAGES: tuple[str, ...] = ("surface", "hessian", "sharpness")
+
+
+def skipped_stages(cfg: ReproduceConfig) -> dict[str, str]:
+    """``{stage: reason}`` for the stages that do not apply to ``cfg.data``.
+
+    The per-sample analyses (:data:`PER_SAMPLE_STAGES`) need one scalar target per sample:
+    their regions, Gram matrices and per-bin profiles are built on it. For dense targets
+    (:data:`DENSE_DATA`) they are not computed; training and the MAE tables still are.
+    """
+    if cfg.data not in DENSE_DATA:
+        return {}
+    reason = (f"not computed for dense targets ({cfg.data}: one depth per pixel); the "
+              "per-sample analyses need one scalar target per sample")
+    return dict.fromkeys(PER_SAMPLE_STAGES, reason)
 
 
 # -- surfaces -------------------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""``bsam reproduce --jobs N``, ``--list-runs`` / ``--run`` and the stage gating of dense data.
+
+One tiny plan (quick settings, ``--methods vanilla --seeds 0``: three runs of one epoch) is
+trained three ways: in this process, two at a time in child processes, and run by run from the
+commands ``--list-runs`` prints. Each way must write the same run folders holding the same
+numbers: ``metrics.json`` equal but for its wall-clock ``train_seconds``, and ``best.pt`` with
+bit-identical tensors (the raw bytes differ: ``torch.save`` names the zip's records after the
+temporary file it writes).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+import torch
+
+from analyses.reproduce import ReproduceConfig, jobs, reproduce
+from analyses.reproduce.stages import skipped_stages
+from bsam.cli import main
+
+FLAGS = ["--quick", "--methods", "vanilla", "--seeds", "0", "--quiet"]
+
+
+def _config(out) -> ReproduceConfig:
+    return ReproduceConfig.quick_config(methods=("vanilla",), seeds=(0,), out=str(out))
+
+
+def _folders(out) -> dict[str, tuple[dict, dict]]:
+    """``{run folder name: (metrics without timings, best.pt)}`` of every run under ``out``."""
+    found = {}
+    for folder in sorted((out / "runs").iterdir()):
+        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics.pop("train_seconds")
+        found[folder.name] = (metrics, torch.load(folder / "best.pt", weights_only=True))
+    return found
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        (metrics_a, ckpt_a), (metrics_b, ckpt_b) = a[name], b[name]
+        assert metrics_a == metrics_b, name
+        state_a, state_b = ckpt_a.pop("model_state"), ckpt_b.pop("model_state")
+        assert state_a.keys() == state_b.keys()
+        assert all(torch.equal(state_a[k], state_b[k]) for k in state_a), name
+        assert ckpt_a == ckpt_b, name
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    """The plan trained with ``jobs=1`` (this process, one thread as in the children)."""
+    out = tmp_path_factory.mktemp("jobs1")
+    result = reproduce(_config(out), quiet=True, stages=("train",))
+    return out, result
+
+
+def test_two_jobs_write_the_same_run_folders_as_one(in_process, tmp_path, monkeypatch):
+    out1, result1 = in_process
+    monkeypatch.setattr(jobs, "available_cores", lambda: 2)  # one thread per child, as here
+    result2 = reproduce(_config(tmp_path), quiet=True, stages=("train",), jobs=2)
+    assert len(result2.runs) == 3 and not any(r.already_done for r in result2.runs.values())
+    _assert_same(_folders(out1), _folders(tmp_path))
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert timings["jobs"] == 2 and "train" in timings
+    assert set(result1.timings) == {"train"}  # the result's timings keep their keys
+    again = reproduce(_config(tmp_path), quiet=True, stages=("train",), jobs=2)
+    assert all(r.already_done for r in again.runs.values())  # finished runs are not retrained
+
+
+def test_listed_commands_run_one_by_one_give_the_plain_run_folders(in_process, tmp_path, capsys):
+    out1, _ = in_process
+    argv = ["reproduce", *FLAGS, "--out", str(tmp_path)]
+    assert main([*argv, "--list-runs"]) == 0
+    commands = capsys.readouterr().out.splitlines()
+    names = ["vanilla-s0", "bsam-vanilla-descent-s0", "bsam-inv-s0"]
+    assert commands == [shlex.join(["bsam", *argv, "--run", n]) for n in names]
+    assert main([*argv, "--list-runs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == names and not any(r["done"] for r in rows)
+    for command in commands:
+        assert main(shlex.split(command)[1:]) == 0
+    capsys.readouterr()
+    _assert_same(_folders(out1), _folders(tmp_path))
+    assert main([*argv, "--stages", "train"]) == 0  # the final plain run finds every run done
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["timings_s"]["train"] < 5.0
+    assert main([*argv, "--list-runs", "--json"]) == 0
+    assert all(r["done"] for r in json.loads(capsys.readouterr().out))
+
+
+def test_an_unknown_run_is_a_one_line_error_naming_the_valid_runs(tmp_path, capsys):
+    assert main(["reproduce", *FLAGS, "--out", str(tmp_path), "--run", "bsam-s7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "Unknown run(s) ['bsam-s7']" in err
+    assert "vanilla-s0, bsam-vanilla-descent-s0, bsam-inv-s0" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_failing_job_names_its_run_and_leaves_no_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "available_cores", lambda: 2)
+    cfg = _config(tmp_path).replace(data_kwargs={"limit": 600, "no_such_option": 1})
+    with pytest.raises(jobs.JobError, match=r"^run vanilla-s0: .*no_such_option"):
+        reproduce(cfg, quiet=True, stages=("train",), jobs=2)
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_jobs_are_refused(bad, tmp_path):
+    with pytest.raises(ValueError, match="Invalid jobs"):
+        jobs.train_runs(_config(tmp_path), [], jobs=bad)
+
+
+def test_job_threads_share_the_cores():
+    assert [jobs.job_threads(n, cores=16) for n in (1, 2, 3, 16, 32)] == [16, 8, 5, 1, 1]
+
+
+def test_dense_targets_skip_the_per_sample_stages():
+    skipped = skipped_stages(ReproduceConfig(data="nyud2-dir", root="/nowhere"))
+    assert set(skipped) == {"surface", "hessian", "sharpness"}
+    assert all("not computed for dense targets" in why for why in skipped.values())
+    assert skipped_stages(ReproduceConfig()) == {}
+
+
+def test_reproduce_skips_the_per_sample_stages_of_dense_data_and_says_why(in_process, monkeypatch):
+    from analyses.reproduce import stages
+
+    out, _ = in_process
+    monkeypatch.setattr(stages, "DENSE_DATA", frozenset({"agedb-synth"}))  # as if it were dense
+    result = reproduce(_config(out), quiet=True, stages=("train", "surface", "hessian", "sharpness"))
+    assert set(result.skipped) == {"surface", "hessian", "sharpness"}
+    assert not result.surfaces and not result.hessian and not result.sharpness
+    assert not (out / "surfaces").exists() and not (out / "hessian").exists()
+    timings = json.loads((out / "timings.json").read_text())
+    assert set(timings) == {"train", "surface", "hessian", "sharpness", "jobs"}
