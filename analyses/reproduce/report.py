@@ -1,18 +1,35 @@
 """The report page of the reproduction: every figure and table, the paper's numbers beside ours, and
-a reading of where they agree, generated from the numbers (never written by hand)."""
+a reading of where they agree, generated from the numbers (never written by hand).
+
+:func:`paper_tables_section` sets every table of the paper that the run's data set reproduces
+beside the paper's rows (Tables 1-8 and Figure 1's MAEs, :mod:`analyses.reproduce.paper`) and
+writes each as ``tables/paper_<name>.md|csv|tex``.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyses.reproduce.paper import PAPER, PAPER_SOURCE
-from analyses.tables import format_cell, to_markdown
+from analyses.tables import format_cell, to_markdown, write_table
 from bsam._io import atomic_path
 
-__all__ = ["Claim", "Section", "claims_from_results", "write_report"]
+if TYPE_CHECKING:
+    from analyses.reproduce.pipeline import ReproduceResult
+
+__all__ = [
+    "Claim",
+    "Section",
+    "claims_from_results",
+    "write_report",
+    "PAPER_TABLE_HEADERS",
+    "paper_table_specs",
+    "paper_tables_section",
+]
 
 
 @dataclass
@@ -154,3 +171,83 @@ def write_report(
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return path
+
+
+_METRIC_NAMES = {"mae": "MAE", "gm": "GM", "bmae": "bMAE", "rmse": "RMSE", "delta1": "δ1"}
+#: Column headers of the paper-beside-ours tables.
+PAPER_TABLE_HEADERS: dict[str, str] = {
+    **{f"{m}_{r}": f"{name} {r}" for m, name in _METRIC_NAMES.items()
+       for r in ("all", "many", "medium", "few")},
+    "source": "source",
+    "matrix": "matrix",
+}
+
+
+def paper_table_specs(
+    result: ReproduceResult,
+) -> list[tuple[str, str, Callable[[], tuple[list[dict], list[str]]]]]:
+    """``(file name, title, rows builder)`` of every paper table the run's data set reproduces.
+
+    Age data (AgeDB-DIR, and ``agedb-synth``): Tables 1, 4, 5, 6, 7, 8 and Figure 1;
+    IMDB-WIKI-DIR: Tables 2 and 4, and Tables 5-8 and Figure 1 beside the paper's AgeDB-DIR rows
+    (the paper gives them for AgeDB-DIR only); NYUD2-DIR: Table 3.
+    """
+    from analyses.reproduce import results as res
+    from analyses.reproduce.hessian_tables import table8_vs_paper
+
+    cfg, runs = result.config, result.runs
+    dataset = res.paper_dataset(cfg.data)
+    main = [m for m in cfg.methods if res.runs_of(runs, m)]
+    number = {"AgeDB-DIR": 1, "IMDB-WIKI-DIR": 2, "NYUD2-DIR": 3}[dataset]
+    what = "RMSE and δ1" if dataset == "NYUD2-DIR" else "MAE and GM"
+    specs = [(f"paper_table{number}", f"Table {number} ({dataset}): {what} per region",
+              lambda: res.dir_table_vs_paper(runs, cfg.data, main))]
+    if dataset == "NYUD2-DIR":
+        return specs
+    specs += [
+        ("paper_table4", f"Table 4 ({dataset}): bMAE per region",
+         lambda: res.table4_vs_paper(runs, cfg.data)),
+        ("paper_table5", "Table 5 (AgeDB-DIR): BSAM with vanilla L1 descent, MAE",
+         lambda: res.table5_vs_paper(runs, cfg.data)),
+        ("paper_table6", "Table 6 (AgeDB-DIR): SQINV with SAM, ImbSAM and BSAM, MAE",
+         lambda: res.table6_vs_paper(runs, cfg.data)),
+        ("paper_table7", "Table 7 (AgeDB-DIR): INV vs SQINV perturbation weights, MAE",
+         lambda: res.table7_vs_paper(runs, cfg.data)),
+        ("paper_table8", "Table 8 (AgeDB-DIR): few-shot λ_max and trace, training samples",
+         lambda: table8_vs_paper(cfg, result.hessian)),
+        ("paper_figure1", "Figure 1 (AgeDB-DIR): the vanilla model's MAE, all and few-shot",
+         lambda: res.figure1_vs_paper(runs, cfg.data)),
+    ]
+    return specs
+
+
+def paper_tables_section(result: ReproduceResult) -> Section | None:
+    """Every reproduced table beside the paper's rows, one Markdown table each, also written as
+    ``<out>/tables/paper_<name>.md|csv|tex``; ``None`` when no run was trained.
+
+    Rows are marked by the ``source`` column: ``paper, <data set>`` (the paper's quoted
+    baselines keep their ``(quoted)`` label) and ``ours, <data>``. Cells neither gives are "–"
+    (empty in the CSV), never filled in.
+    """
+    if not result.runs:
+        return None
+    headers = {**PAPER_TABLE_HEADERS, "lambda_max": "λ_max", "trace": "Tr(matrix)"}
+    tables = []
+    for name, title, build in paper_table_specs(result):
+        rows, cols = build()
+        if not any(r["source"].startswith("ours") for r in rows):
+            continue
+        write_table(result.config.out_dir / "tables" / name, rows, cols, headers=headers,
+                    caption=title)
+        tables.append(f"**{title}**\n\n" + to_markdown(rows, cols, headers=headers))
+    if not tables:
+        return None
+    return Section(
+        "The paper's tables beside ours",
+        f"Each table sets the paper's rows (source 'paper, <data set>'; '(quoted)' rows are the "
+        f"numbers the paper quotes from other papers, '(reproduced)' its own runs) beside ours "
+        f"(source 'ours, {result.config.data}', mean ± std over seeds). Our data is "
+        f"{result.config.data}; the paper's tables of the data set it copies are shown. '–': "
+        "no value (the paper prints none, or our run did not report it).",
+        tables,
+    )

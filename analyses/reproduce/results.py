@@ -1,7 +1,14 @@
-"""Tables of the reproduction, built from the runs' ``metrics.json`` (the paper's Tables 1, 5, 6, 7).
+"""Tables of the reproduction, built from the runs' ``metrics.json`` (the paper's Tables 1-7).
 
 Every table is a list of row dicts; numbers over several seeds are ``(mean, std)`` tuples (sample
 standard deviation, ``ddof=1``; NaN with one seed).
+
+The ``*_vs_paper`` builders set our runs beside the paper's rows (:mod:`analyses.reproduce.paper`)
+in one table with a ``source`` column: ``paper, <data set>`` for the paper's rows (its quoted
+baselines keep their ``(quoted)`` mark) and ``ours, <data>`` for ours. The paper's data set of a
+run is the one its data copies (:func:`paper_dataset`: ``agedb-synth`` -> AgeDB-DIR, whose
+counts it copies). A value that neither the paper nor a run gives is ``None`` (shown as "–" in
+Markdown, an empty CSV cell), never filled in.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from analyses.reproduce.config import ABLATION_RHOS, METHOD_LABELS, ReproduceConfig
-from analyses.reproduce.paper import paper_mae
+from analyses.reproduce.paper import paper_mae, paper_tables, region_values
 from analyses.reproduce.stages import RunOutput
 
 __all__ = [
@@ -25,6 +32,17 @@ __all__ = [
     "table7",
     "rho_ablation",
     "REGION_COLUMNS",
+    "PAPER_DATASETS",
+    "paper_dataset",
+    "test_metric_or_none",
+    "paper_rows",
+    "our_rows",
+    "dir_table_vs_paper",
+    "table4_vs_paper",
+    "table5_vs_paper",
+    "table6_vs_paper",
+    "table7_vs_paper",
+    "figure1_vs_paper",
 ]
 
 REGION_COLUMNS: tuple[str, ...] = ("all", "many", "medium", "few")
@@ -115,3 +133,156 @@ def rho_ablation(cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput]) -
         rows.append(row)
     columns = ["rho"] + [f"{m}_{r}" for m in ("sqinv", "sam", "imbsam", "bsam") for r in ("all", "few")]
     return rows, columns
+
+
+# -- the paper's tables beside ours ---------------------------------------------------------------
+#: The paper's DIR data sets: name -> (its per-region table key in the data file, its metrics).
+PAPER_DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "AgeDB-DIR": ("table1_agedb_dir", ("mae", "gm")),
+    "IMDB-WIKI-DIR": ("table2_imdb_wiki_dir", ("mae", "gm")),
+    "NYUD2-DIR": ("table3_nyud2_dir", ("rmse", "delta1")),
+}
+
+
+def paper_dataset(data: str) -> str:
+    """The paper's data set whose tables a run on ``data`` is set beside.
+
+    ``imdb-*`` (``imdb-wiki-dir``, and ``imdb-synth`` which copies its counts) -> IMDB-WIKI-DIR,
+    ``nyud2-*`` -> NYUD2-DIR, everything else (``agedb-dir``, ``agedb-synth``, which copies
+    AgeDB-DIR's per-age counts) -> AgeDB-DIR.
+    """
+    name = data.lower()
+    if name.startswith("imdb"):
+        return "IMDB-WIKI-DIR"
+    if name.startswith("nyud"):
+        return "NYUD2-DIR"
+    return "AgeDB-DIR"
+
+
+def test_metric_or_none(run: RunOutput, region: str, metric: str) -> float | None:
+    """A run's test ``metric`` on ``region``, or ``None`` when its report has no such key."""
+    try:
+        value = run.metrics["best"]["test"][region][metric]
+    except (KeyError, TypeError):
+        return None
+    return None if value is None else float(value)
+
+
+def _columns(metrics: Sequence[str], *, seeds: bool = True) -> list[str]:
+    return ["source", "method"] + (["seeds"] if seeds else []) + [
+        f"{m}_{r}" for m in metrics for r in REGION_COLUMNS
+    ]
+
+
+def paper_rows(
+    rows: dict[str, dict[str, list] | list], metrics: Sequence[str], dataset: str
+) -> list[dict]:
+    """Rows of one of the paper's tables: ``{"source": "paper, <dataset>", "method": label,
+    "<metric>_<region>": value or None}``.
+
+    ``rows`` maps each row label to ``{metric: [all, many, medium, few]}`` (Tables 1-3) or, for
+    a single-metric table (Tables 4-7), to the list itself (then ``metrics`` has one entry).
+    """
+    out = []
+    for label, values in rows.items():
+        per_metric = values if isinstance(values, dict) else {metrics[0]: values}
+        row: dict = {"source": f"paper, {dataset}", "method": label, "seeds": None}
+        for metric in metrics:
+            for region, value in region_values(per_metric.get(metric)).items():
+                row[f"{metric}_{region}"] = value
+        out.append(row)
+    return out
+
+
+def our_rows(
+    runs: dict[tuple[str, int], RunOutput],
+    names: Sequence[str],
+    metrics: Sequence[str],
+    data: str,
+    *,
+    require_values: bool = False,
+) -> list[dict]:
+    """Rows of our runs named ``names`` (those trained): ``source`` ``ours, <data>``, mean ± std
+    over seeds of every ``<metric>_<region>`` (``None`` where no run reports it). With
+    ``require_values`` a run name none of whose cells has a value gets no row."""
+    out = []
+    for name in names:
+        outs = runs_of(runs, name)
+        if not outs:
+            continue
+        row: dict = {"source": f"ours, {data}", "method": METHOD_LABELS.get(name, name),
+                     "seeds": len(outs)}
+        for metric in metrics:
+            for region in REGION_COLUMNS:
+                cell = mean_std([test_metric_or_none(o, region, metric) for o in outs])
+                row[f"{metric}_{region}"] = None if math.isnan(cell[0]) else cell
+        if require_values and all(row[f"{m}_{r}"] is None for m in metrics for r in REGION_COLUMNS):
+            continue
+        out.append(row)
+    return out
+
+
+def _trained(runs: dict[tuple[str, int], RunOutput]) -> list[str]:
+    return sorted({name for name, _ in runs}, key=lambda n: (n not in METHOD_LABELS, n))
+
+
+def dir_table_vs_paper(
+    runs: dict[tuple[str, int], RunOutput], data: str, names: Sequence[str] | None = None
+) -> tuple[list[dict], list[str]]:
+    """Table 1 (AgeDB-DIR), 2 (IMDB-WIKI-DIR) or 3 (NYUD2-DIR), by :func:`paper_dataset`: every
+    row of the paper (MAE and GM, or RMSE and delta1, per region) and then our runs ``names``
+    (default: every trained run name). Rows of Table 3 are read from the test reports' ``rmse``
+    and ``delta1`` keys; a run without them gets no row."""
+    dataset = paper_dataset(data)
+    key, metrics = PAPER_DATASETS[dataset]
+    paper = paper_rows(paper_tables()[key]["rows"], metrics, dataset)
+    names = _trained(runs) if names is None else names
+    ours = our_rows(runs, names, metrics, data, require_values=dataset == "NYUD2-DIR")
+    return paper + ours, _columns(metrics)
+
+
+def table4_vs_paper(
+    runs: dict[tuple[str, int], RunOutput], data: str
+) -> tuple[list[dict], list[str]]:
+    """Table 4: bMAE per region, the paper's SQINV and BSAM rows of the run's data set (AgeDB-DIR
+    or IMDB-WIKI-DIR; none for NYUD2-DIR) and ours for SQINV and SQINV + BSAM."""
+    dataset = paper_dataset(data)
+    paper = paper_rows(paper_tables()["table4_bmae"].get(dataset, {}), ["bmae"], dataset)
+    ours = our_rows(runs, ["sqinv", "bsam"], ["bmae"], data)
+    return (paper + ours if paper else []), _columns(["bmae"])
+
+
+def _agedb_mae_table(
+    runs: dict[tuple[str, int], RunOutput], data: str, key: str, names: Sequence[str]
+) -> tuple[list[dict], list[str]]:
+    """One of Tables 5-7 (AgeDB-DIR MAE per region only): the paper's rows, then our ``names``."""
+    paper = paper_rows(paper_tables()[key], ["mae"], "AgeDB-DIR")
+    return paper + our_rows(runs, names, ["mae"], data), _columns(["mae"])
+
+
+def table5_vs_paper(runs: dict[tuple[str, int], RunOutput], data: str) -> tuple[list[dict], list[str]]:
+    """Table 5: Vanilla and Vanilla + BSAM (vanilla L1 descent, balanced perturbation), MAE."""
+    return _agedb_mae_table(runs, data, "table5_vanilla_descent_agedb_mae",
+                            ["vanilla", "bsam-vanilla-descent", "sqinv", "bsam"])
+
+
+def table6_vs_paper(runs: dict[tuple[str, int], RunOutput], data: str) -> tuple[list[dict], list[str]]:
+    """Table 6: SQINV alone and with SAM, ImbSAM and BSAM, MAE (ours also ``imbsam-mean``)."""
+    return _agedb_mae_table(runs, data, "table6_sam_variants_agedb_mae",
+                            ["sqinv", "sam", "imbsam", "imbsam-mean", "bsam"])
+
+
+def table7_vs_paper(runs: dict[tuple[str, int], RunOutput], data: str) -> tuple[list[dict], list[str]]:
+    """Table 7: BSAM's perturbation weights, INV vs SQINV (and SQINV alone), MAE."""
+    return _agedb_mae_table(runs, data, "table7_perturbation_weights_agedb_mae",
+                            ["sqinv", "bsam-inv", "bsam"])
+
+
+def figure1_vs_paper(runs: dict[tuple[str, int], RunOutput], data: str) -> tuple[list[dict], list[str]]:
+    """Figure 1's MAEs: the vanilla model on all and on few-shot test samples, paper and ours."""
+    paper = paper_tables()["figure1_agedb_vanilla_mae"]
+    rows: list[dict] = [{"source": "paper, AgeDB-DIR", "method": "Vanilla", "seeds": None,
+                         "mae_all": paper.get("all"), "mae_few": paper.get("few")}]
+    rows += [{k: r[k] for k in ("source", "method", "seeds", "mae_all", "mae_few")}
+             for r in our_rows(runs, ["vanilla"], ["mae"], data)]
+    return rows, ["source", "method", "seeds", "mae_all", "mae_few"]
