@@ -4,20 +4,30 @@ Every epoch draws a permutation of the training split from a seeded generator an
 *global* batches of ``batch_size``; under ``torchrun`` each rank takes its contiguous shard of
 each batch (:func:`bsam.distributed.shard_batch`). In-memory data sets are sliced from their
 tensors and augmented per global batch (so a sample's augmentation does not depend on the number
-of ranks); others go through a ``DataLoader`` whose batch sampler is this rank's shards.
+of ranks).
+
+Data sets read from disk go through one ``DataLoader`` for the whole run
+(:func:`bsam.batches.loader_options`: ``num_workers`` persistent workers that decode and
+transform each image once per epoch, ``prefetch_factor``, pinned memory on CUDA). Its batch
+sampler (:class:`EpochBatches`) is given this rank's shards of the epoch's global batches before
+each epoch. Each sample of an epoch carries a seed drawn from the run's augmentation generator,
+and its transform draws from a torch RNG set to that seed (:class:`SeededItems`), so the
+augmentation of a sample depends on the run's seed, the epoch and the sample only: not on the
+number of workers, which worker reads it, or the number of ranks; a resumed run continues the
+generator from its checkpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 
-from bsam.batches import split_tensors
+from bsam.batches import loader_options, split_tensors
 from bsam.distributed import DistContext, shard_batch
 from bsam.train.config import TrainConfig
 
@@ -28,6 +38,8 @@ __all__ = [
     "augmenter",
     "derived_generator",
     "global_batches",
+    "EpochBatches",
+    "SeededItems",
     "BatchSource",
 ]
 
@@ -49,7 +61,12 @@ class Split:
 
 
 def load_split(cfg: TrainConfig, split: str, *, train: bool) -> Split:
-    """Split ``split`` of ``cfg.data`` (float targets), in memory when the data set allows."""
+    """Split ``split`` of ``cfg.data`` (float targets), in memory when the data set allows.
+
+    For a data set read from disk, ``y`` are the labels that bin counts, weights and regions
+    use: its ``bin_targets`` when it has them (IMDB-WIKI-DIR's ages above 120 clipped into the
+    last bin, as DIR does), else its ``targets``; the loss takes each item's own label.
+    """
     from bsam.data import get_dataset
 
     kwargs = {"seed": cfg.data_seed, **cfg.data_kwargs}
@@ -58,7 +75,9 @@ def load_split(cfg: TrainConfig, split: str, *, train: bool) -> Split:
     if tensors is not None:
         x, y = tensors
         return Split(ds, x, y.float())
-    targets = getattr(ds, "targets", None)
+    targets = getattr(ds, "bin_targets", None)
+    if not isinstance(targets, torch.Tensor):
+        targets = getattr(ds, "targets", None)
     if not isinstance(targets, torch.Tensor):
         raise ValueError(
             f"Invalid data set {cfg.data!r}: it is not held in memory and has no 'targets' tensor"
@@ -102,19 +121,56 @@ def global_batches(order: torch.Tensor, batch_size: int, world_size: int) -> lis
     return batches
 
 
+class EpochBatches(Sampler[list[Any]]):
+    """A batch sampler whose batches are replaced before each epoch (:meth:`set_epoch`), so one
+    ``DataLoader`` with persistent workers serves the whole run."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Any]] = []
+
+    def set_epoch(self, batches: Sequence[Sequence[Any]]) -> None:
+        """Use ``batches`` (lists of dataset keys) for the next pass."""
+        self.batches = [list(b) for b in batches]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class SeededItems(Dataset):
+    """``dataset`` read with keys ``(index, seed)``: item ``index`` with torch's RNG set to
+    ``seed`` while it is read, and restored afterwards (so reading it draws nothing from the
+    caller's RNG)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.dataset[index]
+
+
 class BatchSource:
     """This rank's part of each global batch of the training split, on the run's device.
 
     Parameters
     ----------
     cfg : TrainConfig
-        The run (``augment``, ``num_workers``).
+        The run (``augment``, ``num_workers``, ``seed``).
     split : Split
         The training split.
     ctx : DistContext
         The process group (rank, world size, device).
     aug_gen, data_gen : torch.Generator
-        Generators of the augmentation and of the ``DataLoader``.
+        Generators of the augmentation (in-memory batches, and the per-sample seeds of data
+        sets on disk) and of the epochs' orders (drawn by the loop; unused here).
     """
 
     def __init__(
@@ -133,21 +189,30 @@ class BatchSource:
         self.x = None if split.x is None else split.x.to(self.device)
         self.augment = augmenter(cfg, split.dataset) if self.x is not None else None
         self.per_sample = self.y[0].numel() if self.y.dim() > 1 else 1
+        self._sampler = EpochBatches()
+        self._dataloader: DataLoader | None = None
         self._loader: Iterator | None = None
 
+    def _make_loader(self) -> DataLoader:
+        """The run's one loader over the data set on disk (workers seeded from ``cfg.seed``)."""
+        return DataLoader(
+            SeededItems(self.split.dataset),
+            batch_sampler=self._sampler,
+            generator=derived_generator(self.cfg.seed, 3),
+            **loader_options(self.cfg.num_workers, self.device),
+        )
+
     def start_epoch(self, batches: list[torch.Tensor]) -> None:
-        """Prepare an epoch over ``batches`` (a ``DataLoader`` for data sets on disk)."""
+        """Prepare an epoch over ``batches`` (the loader's batches for data sets on disk)."""
         if self.x is not None:
             return
-        sampler = [shard_batch(b, self.ctx).tolist() for b in batches]
-        self._loader = iter(
-            DataLoader(
-                self.split.dataset,
-                batch_sampler=sampler,
-                num_workers=self.cfg.num_workers,
-                generator=self.data_gen,
-            )
-        )
+        n = len(self.split.y)
+        seeds = torch.randint(0, 2**62, (n,), generator=self.aug_gen).tolist()
+        if self._dataloader is None:
+            self._dataloader = self._make_loader()
+        shards = [shard_batch(b, self.ctx).tolist() for b in batches]
+        self._sampler.set_epoch([[(i, seeds[i]) for i in shard] for shard in shards])
+        self._loader = iter(self._dataloader)
 
     def count(self, idx: torch.Tensor) -> int:
         """``N``: target elements of the global batch ``idx``."""
@@ -158,7 +223,8 @@ class BatchSource:
         local = shard_batch(idx, self.ctx)
         if self._loader is not None:
             x, y = next(self._loader)
-            return x.to(self.device, non_blocking=True), y.float().to(self.device), local
+            y = y.float().to(self.device, non_blocking=True)
+            return x.to(self.device, non_blocking=True), y, local
         if self.augment is not None:
             x = self.augment(self.x[idx.to(self.x.device)], self.aug_gen)
             x = shard_batch(x, self.ctx)
