@@ -181,11 +181,14 @@ def paper_rows(
     "<metric>_<region>": value or None}``.
 
     ``rows`` maps each row label to ``{metric: [all, many, medium, few]}`` (Tables 1-3) or, for
-    a single-metric table (Tables 4-7), to the list itself (then ``metrics`` has one entry).
+    a single-metric table (Tables 4-7), to the list itself (then ``metrics`` has one entry). The
+    paper's own method, marked ``(ours)`` in the data file, is labelled ``(paper's method)``
+    here, so that "ours" means this project's runs only.
     """
     out = []
     for label, values in rows.items():
         per_metric = values if isinstance(values, dict) else {metrics[0]: values}
+        label = label.replace("(ours)", "(paper's method)")
         row: dict = {"source": f"paper, {dataset}", "method": label, "seeds": None}
         for metric in metrics:
             for region, value in region_values(per_metric.get(metric)).items():
