@@ -184,7 +184,8 @@ def test_train_and_evaluate_end_to_end(layout, tmp_path, method) -> None:
     n = regions.counts[[20, 40, 60, 99]].astype(float)  # sqrt-inverse, mean 1 over the pixels
     scaling = n.sum() / (n / np.sqrt(n)).sum()
     assert fitted.bin_weights[[20, 40, 60, 99]] == pytest.approx(scaling / np.sqrt(n))
-    assert ckpt["metrics"]["select"] == "rmse"
+    picked = ckpt["metrics"]
+    assert picked["select"] == "rmse" and picked["best_value"] == picked["val"]["all"]["rmse"]
 
     js = tmp_path / "eval.json"
     assert main(["evaluate", str(out / "best.pt"), "--split", "test", "--json", str(js), "--quiet"]) == 0
