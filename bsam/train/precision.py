@@ -322,5 +322,7 @@ class Precision:
             return None
         if unscale_grad_norm:
             r = result
-            result = StepResult(r.loss, r.perturbation_loss, r.grad_norm / scale, r.loss_at_perturbed)
+            result = StepResult(
+                r.loss, r.perturbation_loss, r.grad_norm / scale, r.loss_at_perturbed
+            )
         return result

@@ -52,7 +52,9 @@ def test_bf16_training_is_finite_and_close_to_float32(tmp_path) -> None:
     # loss over 240 samples (errors of both signs average out) stays within 2e-2 of float32's
     # over two epochs (measured: ~1e-3). The loss itself is computed in float32.
     ref = train(tiny_config(method="bsam", epochs=2), out_dir=tmp_path / "fp32", quiet=True)
-    bf16 = train(tiny_config(method="bsam", epochs=2, amp="bf16"), out_dir=tmp_path / "bf16", quiet=True)
+    bf16 = train(
+        tiny_config(method="bsam", epochs=2, amp="bf16"), out_dir=tmp_path / "bf16", quiet=True
+    )
     a, b = _losses(tmp_path / "fp32"), _losses(tmp_path / "bf16")
     assert all(v == v and abs(v) < float("inf") for v in b)
     assert b == pytest.approx(a, rel=2e-2)
@@ -64,7 +66,11 @@ def test_bf16_training_is_finite_and_close_to_float32(tmp_path) -> None:
 
 def test_channels_last_gives_the_contiguous_result(tmp_path) -> None:
     train(_image_config(method="sam", epochs=1), out_dir=tmp_path / "a", quiet=True)
-    train(_image_config(method="sam", epochs=1, channels_last=True), out_dir=tmp_path / "b", quiet=True)
+    train(
+        _image_config(method="sam", epochs=1, channels_last=True),
+        out_dir=tmp_path / "b",
+        quiet=True,
+    )
     assert _losses(tmp_path / "b") == pytest.approx(_losses(tmp_path / "a"), abs=1e-5)
     wa = load_checkpoint(tmp_path / "a" / "last.pt")["model_state"]
     wb = load_checkpoint(tmp_path / "b" / "last.pt")["model_state"]
@@ -212,3 +218,32 @@ def test_amp_flags_and_device_errors() -> None:
     check_amp("off", torch.device("meta"))
     with pytest.raises(ValueError, match="Invalid amp 'fp8'"):
         check_amp("fp8", torch.device("cpu"))
+
+
+def _gpu_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("_gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_runs_its_comparisons_on_the_cpu(capsys, monkeypatch) -> None:
+    import json
+
+    check = _gpu_check()
+    tiny = ["--steps", "2", "--batch", "16", "--size", "16", "--samples", "12"]
+    assert check.main(["--device", "cpu", *tiny]) == 0  # the CPU's autocast vs its float32
+    out = json.loads(capsys.readouterr().out)
+    names = ["train/fp32", "train/bf16", "train/fp16", "surface", "lanczos"]
+    assert sorted(out["checks"]) == sorted(names) and out["pass"]
+    assert out["checks"]["train/fp32"]["update_rel"] == 0.0  # the same computation, bit for bit
+    assert 0 < out["checks"]["train/bf16"]["update_rel"] <= 0.25
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert check.main(tiny) == 0  # no CUDA: the CPU half, and {"cuda": false}
+    out = json.loads(capsys.readouterr().out)
+    assert out["cuda"] is False and "checks" not in out
+    assert len(out["cpu"]["train_losses"]) == 2 and out["cpu"]["lanczos"]["eigenvalue"] > 0
