@@ -132,6 +132,17 @@ def test_histogram_counts_every_cropped_training_pixel(layout) -> None:
         train.binning, DIR_SHOT_BINS).bin_codes.tolist()
 
 
+def test_training_depth_outside_0_to_10_m_is_named(layout) -> None:
+    from bsam.errors import DataError
+
+    root, _ = layout
+    train = get_dataset("nyud2-dir", "train", root=root, image_size=list(IMAGE))
+    bad = train.pairs[3][1]
+    Image.fromarray(np.full((60, 80), 12000, dtype=np.uint16)).save(bad)  # 16-bit: 12 m
+    with pytest.raises(DataError, match=rf"Depth map .*{bad.name} holds depths 12\.\.12 m, outside"):
+        train.label_histogram()
+
+
 def test_missing_balanced_mask_is_named(layout) -> None:
     root, _ = layout
     (root / MASK_FILE).unlink()
