@@ -61,6 +61,7 @@ from bsam.data.transforms import (
     resize_shorter,
 )
 from bsam.errors import DataError
+from bsam.progress import progress
 from bsam.regions import LabelHistogram, ShotRegions
 
 __all__ = ["NYUD2Dataset", "depth_to_metres", "DIR_SHOT_BINS", "MASK_FILE"]
@@ -298,7 +299,8 @@ class NYUD2Dataset(RegressionDataset):
         map after the resize and the ``image_size`` crop, before the resize to ``depth_size``,
         in :attr:`binning` with depths of 10 m in the last bin. The counts are cached under
         ``cache_dir``, keyed on the list file's bytes, each depth file's path, size and
-        modification time, and ``image_size``; a changed file recounts.
+        modification time, and ``image_size``; a changed file recounts. The first pass over
+        the 50,688 DIR maps takes about half an hour on one core (~35 ms a map measured).
         """
         key = self._histogram_key()
         path = default_cache_dir(self.cache_dir) / f"nyud2-histogram-{key}.npz"
@@ -306,7 +308,8 @@ class NYUD2Dataset(RegressionDataset):
         if cached is not None:
             return LabelHistogram(self.binning, cached["counts"], clip_upper=True)
         total = LabelHistogram(self.binning, np.zeros(self.binning.num_bins), clip_upper=True)
-        for i in range(len(self)):
+        desc = "nyud2-dir: counting training depths"
+        for i in progress(range(len(self)), desc=desc, total=len(self)):
             total = total + LabelHistogram.of(self._cropped_depth(i), self.binning, clip_upper=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         save_arrays(path, key, {"counts": total.counts})
