@@ -128,3 +128,25 @@ def test_dir_images_same_batches_with_workers_and_imdb_bins_clipped(tmp_path):
     assert a[0][0].shape == (4, 3, 16, 16)
     assert torch.equal(a[0][0], b[0][0])
     assert sorted(a[0][1].tolist()) == [9.0, 31.0, 44.0, 130.0]  # the loss keeps the age
+
+
+def test_evaluation_batches_with_persistent_workers_match_the_main_process():
+    from bsam.batches import Batches
+
+    class _Fixed(Dataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return torch.full((2,), float(i)), torch.tensor(float(i))
+
+    plain = [(a, b, x, y) for a, b, x, y in Batches(_Fixed(), batch_size=3)]
+    pooled = Batches(_Fixed(), batch_size=3, num_workers=2)
+    for _ in range(2):  # a second pass reuses the workers
+        got = list(pooled)
+        assert [(a, b) for a, b, _, _ in got] == [(a, b) for a, b, _, _ in plain]
+        assert all(torch.equal(x, xp) and torch.equal(y, yp) for (*_, x, y), (*_, xp, yp) in zip(got, plain))
+    assert pooled._loader.persistent_workers
+    sub = list(pooled.subset(torch.tensor([1, 7, 8])))
+    assert torch.cat([idx for _, _, idx in sub]).tolist() == [1, 7, 8]
+    assert torch.cat([y for _, y, _ in sub]).tolist() == [1.0, 7.0, 8.0]
