@@ -62,6 +62,12 @@ def test_bf16_training_is_finite_and_close_to_float32(tmp_path) -> None:
     mae = (ref.metrics["best"]["val"]["all"]["mae"], bf16.metrics["best"]["val"]["all"]["mae"])
     assert mae[1] == pytest.approx(mae[0], rel=2e-2)
     assert load_checkpoint(tmp_path / "bf16" / "last.pt")["config"]["amp"] == "bf16"
+    # the run evaluated its final weights under autocast: near, but not equal to, float32
+    from bsam.train import evaluate_checkpoint
+
+    fp32_eval = evaluate_checkpoint(tmp_path / "bf16" / "last.pt", split="val", device="cpu")
+    logged, exact = bf16.metrics["final"]["val"]["all"]["mae"], fp32_eval["report"]["all"]["mae"]
+    assert logged != exact and logged == pytest.approx(exact, rel=2e-2)
 
 
 def test_channels_last_gives_the_contiguous_result(tmp_path) -> None:
