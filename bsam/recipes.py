@@ -38,8 +38,9 @@ __all__ = [
     "format_recipe",
 ]
 
-#: Methods whose step perturbs the weights by ``rho`` (literal copy of the ``bsam.train.config``
-#: methods whose ``step`` is not ``plain``; a test checks it, importing that module imports torch).
+#: The SAM-family methods of the paper's comparison, whose radii ``rho=x`` sets (methods of
+#: ``bsam.train.config`` whose step is not ``plain``, written out so that this module imports no
+#: torch; another such method takes :attr:`Recipe.rho`).
 SAM_FAMILY: tuple[str, ...] = ("sam", "imbsam", "bsam")
 #: Fields holding a dict: an override merges into it key by key instead of replacing it.
 _MERGED: tuple[str, ...] = ("model_kwargs", "data_kwargs", "rho_by_method", "quick_overrides")
@@ -125,11 +126,6 @@ class Recipe:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, _checked(self.name, f.name, getattr(self, f.name)))
-        bad = sorted(set(self.rho_by_method) - set(SAM_FAMILY))
-        if bad:
-            raise ValueError(
-                f"Invalid rho_by_method keys {bad} in recipe {self.name!r}; use {list(SAM_FAMILY)}."
-            )
         unknown = sorted(set(self.quick_overrides) - set(_FIELD_NAMES))
         if unknown:
             raise ValueError(f"Invalid quick_overrides keys {unknown} in recipe {self.name!r}.")
@@ -144,21 +140,22 @@ class Recipe:
         return next(iter(values.values()), None)
 
     def rho_for(self, method: str) -> float | None:
-        """The radius of ``method``; for a plain method :attr:`rho` (its runs record it).
+        """The radius of ``method``: its entry of :attr:`rho_by_method`, else :attr:`rho` (a
+        plain method's runs record it too).
 
         Raises
         ------
         ValueError
-            For a SAM-family method the recipe gives no radius for, with :attr:`rho_note`.
+            For a SAM-family method (a ``bsam.train.config`` method whose step is not plain)
+            when the recipe gives no radius at all, with :attr:`rho_note`.
         """
-        if method not in SAM_FAMILY:
-            return self.rho
-        if method not in self.rho_by_method:
+        rho = self.rho_by_method.get(method, self.rho)
+        if rho is None and _perturbs(method):
             raise ValueError(
                 f"Recipe {self.name!r} gives no rho for method {method!r}: {self.rho_note or 'unknown'}"
                 " Pass --rho VALUE (or rho_by_method in --config)."
             )
-        return self.rho_by_method[method]
+        return rho
 
     def override(self, **changes: Any) -> Recipe:
         """A copy with ``changes`` applied; dict fields merge key by key.
@@ -202,6 +199,15 @@ class Recipe:
         """Rebuild from :meth:`to_dict` output, or from the old ``config.json`` recipe (``epochs,
         lr, batch_size, optimizer, weight_decay, schedule, rho``: the rest are synth's)."""
         return cls(**data)
+
+
+def _perturbs(method: str) -> bool:
+    """Whether ``method`` takes a SAM radius (imports ``bsam.train.config``, hence torch)."""
+    if method in SAM_FAMILY:
+        return True
+    from bsam.train.config import METHODS
+
+    return method in METHODS and METHODS[method].step != "plain"
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Recipe))
@@ -324,6 +330,7 @@ _DIR_NYUD2 = Recipe(
     name="dir-nyud2",
     description="NYUD2-DIR depth as the DIR code trains it (ResNet-50 encoder-decoder, GPU)",
     model="nyud2-resnet50",
+    model_kwargs={"pretrained": "imagenet"},
     optimizer="adam",
     lr=1e-4,
     momentum=None,
@@ -349,7 +356,11 @@ _DIR_NYUD2 = Recipe(
         "shot regions from DIR's hard-coded bucket lists (nyud2-dir/util.py Evaluator.shot_idx, "
         "100 bins of 0.1 m), not count thresholds; test metrics on test_balanced_mask.npy"
     ),
-    quick_overrides={"epochs": 1, "batch_size": 4},
+    quick_overrides={
+        "epochs": 1,
+        "batch_size": 4,
+        "model_kwargs": {"pretrained": None, "backbone": "resnet18"},
+    },
     source=(
         f"{_DIR} nyud2-dir/train.py (Adam, lr 1e-4, weight_decay 1e-4, batch 32, 10 epochs, "
         "adjust_learning_rate: lr * 0.1**(epoch // 5), loss mean((output - depth)**2 * weight), "
@@ -362,8 +373,9 @@ _DIR_NYUD2 = Recipe(
         f"{_DIR} nyud2-dir/models/net.py, modules.py (ResNet-50 encoder-decoder of Hu et al.)",
     ),
     notes=(
-        "The DIR code starts the encoder from ImageNet weights (resnet50(pretrained=True)) and "
-        "picks the best epoch on the test set (it has no validation split; the nyud2-dir data "
+        "The DIR code starts the encoder from ImageNet weights (resnet50(pretrained=True)): "
+        "model_kwargs pretrained='imagenet' reads torchvision's file from the torch hub cache "
+        "(never downloaded; set it to a .pth path or null otherwise). It picks the best epoch on the test set (it has no validation split; the nyud2-dir data "
         "set here uses test as validation too). momentum: Adam's betas are torch's defaults "
         "(0.9, 0.999). rho: unknown, give --rho for sam/imbsam/bsam."
     ),
@@ -444,8 +456,11 @@ def resolve_recipe(
     config_file: str | os.PathLike | None = None,
     *,
     data: str | None = None,
+    quick: bool = False,
 ) -> Recipe:
-    """The recipe ``name`` with the config file's keys, then ``overrides``, applied.
+    """The recipe ``name`` (its :meth:`~Recipe.quick` variant with ``quick``) with the config
+    file's keys, then ``overrides``, applied: the flags win over the file, the file over the
+    recipe and ``quick``.
 
     Parameters
     ----------
@@ -459,12 +474,16 @@ def resolve_recipe(
         TOML or YAML mapping of recipe fields (plus an optional ``recipe`` key naming the base).
     data : str, optional
         Data set whose default recipe is the base when neither ``name`` nor the file names one.
+    quick : bool
+        Start from the tiny ``--quick`` variant of the recipe.
     """
     from_file = load_config_file(config_file) if config_file is not None else {}
     base = from_file.pop("recipe", None)
     if name is None:
         name = base if base is not None else default_recipe(data) if data else "synth"
     recipe = get_recipe(name)
+    if quick:
+        recipe = recipe.quick()
     if from_file:
         try:
             recipe = recipe.override(**from_file)

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from bsam.cli.options import add_command, csv_list
+from bsam.cli.recipes import add_recipe_arguments, resolve_from_args
 
 __all__ = ["register", "run"]
 
@@ -50,9 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data", default="agedb-synth", help="dataset (agedb-synth: the embedded benchmark)"
     )
     p.add_argument(
-        "--root", default=None, help="folder of a real dataset (agedb-dir, imdb-wiki-dir)"
+        "--root", default=None, help="folder of a real dataset (agedb-dir, imdb-wiki-dir, nyud2-dir)"
     )
-    p.add_argument("--model", default=None, help="model (default: resnet8; resnet18 for real data)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument(
         "--seeds", type=_ints, default=None, help="seeds of SQINV and BSAM (default: 0,1,2)"
@@ -70,11 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         help="also run an ablation (repeatable): rho = the paper's Figure 2",
     )
+    add_recipe_arguments(p)
     p.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        help="override the recipe's epochs (default: the recipe's)",
+        "--show-recipe",
+        action="store_true",
+        help="print the resolved recipe (after --recipe, --config and the flags; JSON with "
+        "--json) and stop",
     )
     p.add_argument("--quick", action="store_true", help="tiny settings for tests (same code path)")
     p.add_argument("--out", default=None, help="output folder (default results/reproduce[-quick])")
@@ -90,20 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the configuration from the flags and run :func:`analyses.reproduce.reproduce`."""
-    import dataclasses
-
     from analyses.reproduce import ReproduceConfig, reproduce
     from analyses.reproduce.pipeline import STAGES, summary
 
+    recipe = resolve_from_args(args, data=args.data, quick=args.quick)
     overrides: dict = {"data": args.data, "root": args.root, "device": args.device}
-    if args.data in ("agedb-dir", "imdb-wiki-dir") and args.root is None:
-        raise ValueError(
-            f"--data {args.data} needs --root PATH (the folder with the DIR csv and images)."
-        )
-    if args.model:
-        overrides["model"] = args.model
-    elif args.data in ("agedb-dir", "imdb-wiki-dir"):
-        overrides["model"] = "resnet18"
+    overrides["recipe"] = recipe
     if args.seeds is not None:
         overrides["seeds"] = args.seeds
     if args.methods is not None:
@@ -113,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         overrides["out"] = args.out
     cfg = ReproduceConfig.quick_config(**overrides) if args.quick else ReproduceConfig(**overrides)
-    if args.epochs is not None:
-        if args.epochs <= 0:
-            raise ValueError(f"Invalid --epochs {args.epochs}; it must be a positive integer.")
-        cfg = cfg.replace(recipe=dataclasses.replace(cfg.recipe, epochs=args.epochs))
+    if args.show_recipe:
+        return _show_recipe(cfg, as_json=getattr(args, "json", False))
+    if args.data in ("agedb-dir", "imdb-wiki-dir", "nyud2-dir") and args.root is None:
+        raise ValueError(
+            f"--data {args.data} needs --root PATH (the folder with the DIR csv and images)."
+        )
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     stages = args.stages or STAGES
@@ -124,4 +119,16 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(summary(result), indent=2))
     if "report" in stages:
         print(f"report: {result.report}")
+    return 0
+
+
+def _show_recipe(cfg: object, *, as_json: bool) -> int:
+    """``--show-recipe``: print the resolved recipe once every run's TrainConfig resolves."""
+    from analyses.reproduce.config import plan_runs
+    from analyses.reproduce.stages import train_config
+    from bsam.recipes import format_recipe
+
+    for spec in plan_runs(cfg):
+        train_config(cfg, spec).resolve()  # refuses e.g. an unknown --optimizer, naming it
+    print(json.dumps(cfg.recipe.to_dict(), indent=2) if as_json else format_recipe(cfg.recipe))
     return 0

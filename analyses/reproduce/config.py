@@ -159,6 +159,9 @@ class ReproduceConfig:
         if unknown:
             raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)}.")
         _check_sharpness(self)
+        bad = sorted(set(self.recipe.rho_by_method) - set(METHODS))
+        if bad:
+            raise ValueError(f"Unknown method(s) {bad} in rho_by_method; use {sorted(METHODS)}.")
         for spec in plan_runs(self):
             if "rho" not in spec.overrides:
                 self.recipe.rho_for(spec.method)  # a SAM-family method without rho: refused
