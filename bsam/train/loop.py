@@ -338,10 +338,10 @@ class _Trainer:
             sync = self.step_sync
             return self.rule.step(self.net, self.optimizer, batch, rows, cfg, sync=sync, count=count)
 
-        local = self.rule.two_pass and cfg.perturb_sync == "local"
+        unsynced_perturbation = self.rule.two_pass and cfg.perturb_sync == "local"
         try:
             result = self.precision.step(
-                step, self.model, self.optimizer, unscale_grad_norm=local
+                step, self.model, self.optimizer, unscale_grad_norm=unsynced_perturbation
             )
         except FloatingPointError as err:
             raise self._nonfinite(epoch, b, math.nan, str(err)) from err
