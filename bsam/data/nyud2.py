@@ -240,6 +240,11 @@ class NYUD2Dataset(RegressionDataset):
         return center_crop(img, self.image_size), self._sized(depth)
 
     @property
+    def target_shape(self) -> tuple[int, int]:
+        """Shape of one target map, ``depth_size`` (known without reading a file)."""
+        return self.depth_size
+
+    @property
     def targets(self) -> torch.Tensor:
         """All (un-augmented) depth maps in metres, shape ``(N, h, w)``; read once, then kept.
 
