@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         overrides["out"] = args.out
     cfg = ReproduceConfig.quick_config(**overrides) if args.quick else ReproduceConfig(**overrides)
+    _check_runs(cfg)
     if args.show_recipe:
         return _show_recipe(cfg, as_json=getattr(args, "json", False))
     if args.data in ("agedb-dir", "imdb-wiki-dir", "nyud2-dir") and args.root is None:
@@ -122,13 +123,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_recipe(cfg: object, *, as_json: bool) -> int:
-    """``--show-recipe``: print the resolved recipe once every run's TrainConfig resolves."""
+def _check_runs(cfg: object) -> None:
+    """Refuse, before any work, a run whose TrainConfig does not resolve (an unknown
+    ``--optimizer``, a SAM-family method without ``--rho`` on a recipe that gives none)."""
     from analyses.reproduce.config import plan_runs
     from analyses.reproduce.stages import train_config
-    from bsam.recipes import format_recipe
 
     for spec in plan_runs(cfg):
-        train_config(cfg, spec).resolve()  # refuses e.g. an unknown --optimizer, naming it
+        train_config(cfg, spec).resolve()
+
+
+def _show_recipe(cfg: object, *, as_json: bool) -> int:
+    """``--show-recipe``: print the resolved recipe."""
+    from bsam.recipes import format_recipe
+
     print(json.dumps(cfg.recipe.to_dict(), indent=2) if as_json else format_recipe(cfg.recipe))
     return 0

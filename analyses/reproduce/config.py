@@ -62,8 +62,9 @@ class ReproduceConfig:
         data) and its folder.
     recipe:
         The training recipe of every run (:class:`bsam.recipes.Recipe`); ``None``: the data
-        set's default (:func:`bsam.recipes.default_recipe`). A SAM-family method the recipe
-        gives no rho for is refused here.
+        set's default (:func:`bsam.recipes.default_recipe`). A SAM-family run the recipe gives
+        no rho for is refused by :func:`~analyses.reproduce.stages.train_config`, which the
+        train stage calls for every run (to name its folder) before training any.
     model, data_kwargs, many, few:
         Overrides of the recipe's model, data-set options (merged key by key) and shot-region
         thresholds; ``None`` keeps the recipe's. They are folded into :attr:`recipe` at
@@ -162,9 +163,6 @@ class ReproduceConfig:
         bad = sorted(set(self.recipe.rho_by_method) - set(METHODS))
         if bad:
             raise ValueError(f"Unknown method(s) {bad} in rho_by_method; use {sorted(METHODS)}.")
-        for spec in plan_runs(self):
-            if "rho" not in spec.overrides:
-                self.recipe.rho_for(spec.method)  # a SAM-family method without rho: refused
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReproduceConfig:

@@ -76,8 +76,9 @@ def test_rnc_run_config_comes_from_the_recipe():
 
 
 def test_dir_nyud2_needs_rho_for_sam_family_methods():
+    cfg = ReproduceConfig(data="nyud2-dir", root="/data/nyud2")
     with pytest.raises(ValueError, match="Recipe 'dir-nyud2' gives no rho for method 'sam'.*--rho"):
-        ReproduceConfig(data="nyud2-dir", root="/data/nyud2")
+        train_config(cfg, RunSpec("sam", "sam", 0))  # run_dir of every run, before training
     plain = ReproduceConfig(data="nyud2-dir", methods=("vanilla", "sqinv"), tables_5_7=False)
     tc = train_config(plain, RunSpec("sqinv", "sqinv", 0))
     assert (tc.model, tc.optimizer, tc.lr, tc.descent_loss, tc.select, tc.schedule) == (
@@ -124,7 +125,7 @@ def test_show_recipe_applies_config_then_flags(tmp_path, capsys):
     assert main(["reproduce", "--recipe", "rnc-agedb", "--model", "resnet8", "--show-recipe"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("recipe rnc-agedb:") and "model: resnet8" in text
-    assert main(["reproduce", "--data", "nyud2-dir", "--show-recipe"]) == 2
+    assert main(["reproduce", "--data", "nyud2-dir", "--methods", "sam", "--show-recipe"]) == 2
     assert "gives no rho for method 'sam'" in capsys.readouterr().err
     assert main(["reproduce", "--show-recipe", "--optimizer", "lbfgs"]) == 2
     assert "Invalid optimizer 'lbfgs'" in capsys.readouterr().err
