@@ -46,6 +46,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "sharpness",
     "plot",
     "reproduce",
+    "recipes",
     "data",
 )
 
