@@ -9,10 +9,12 @@ load_split` (``agedb-dir``, ``train=True``: decode + Rank-N-Contrast's v2 train 
 with persistent workers) in global batches of ``--batch-size``, for each count in ``--workers``.
 
 For each worker count: ``first_epoch_img_s`` (includes starting the workers) and ``img_s`` (the
-median over ``--epochs`` further epochs, workers warm). Also ``decode_img_s`` (Pillow decode
-alone) and ``transform_img_s`` (the train transform alone on decoded images), both in the main
-process with ``--threads`` torch threads. Prints and writes (``--json OUT``) one JSON object.
-On a shared machine the figures are lower bounds; images per second scale with free cores.
+median over ``--epochs`` further epochs, workers warm). Also, in the main process with
+``--threads`` torch threads, Pillow decode alone and the train transform alone on decoded images:
+``decode_img_s``/``transform_img_s`` (wall clock) and ``decode_cpu_ms``/``transform_cpu_ms`` (CPU
+time per image), and ``img_s_per_idle_core`` = 1000 / (decode + transform CPU ms), what one
+worker on a free core can deliver at most. Prints and writes (``--json OUT``) one JSON object.
+On a shared machine the wall-clock figures are lower bounds; the CPU figures hold.
 """
 
 from __future__ import annotations
@@ -67,19 +69,29 @@ def _epoch_img_s(source, n: int, batch_size: int, gen: torch.Generator) -> float
     return seen / (time.perf_counter() - start)
 
 
-def _main_process_rates(split, reps: int) -> tuple[float, float]:
-    """Pillow decode alone, and the train transform alone, in images per second."""
+def _main_process_costs(split, reps: int) -> dict[str, float]:
+    """Pillow decode alone and the train transform alone: images per second (wall clock) and
+    CPU milliseconds per image (``time.process_time``, which load on a shared machine barely
+    changes)."""
     from bsam.data.transforms import open_rgb
 
     ds = split.dataset
     paths = ds.paths[:reps]
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     images = [open_rgb(p) for p in paths]
-    decode = len(paths) / (time.perf_counter() - start)
-    start = time.perf_counter()
+    decode_wall, decode_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
     for img in images:
         ds.transform(img)
-    return decode, len(images) / (time.perf_counter() - start)
+    tf_wall, tf_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    n = len(images)
+    return {
+        "decode_img_s": round(n / decode_wall, 1),
+        "transform_img_s": round(n / tf_wall, 1),
+        "decode_cpu_ms": round(decode_cpu / n * 1e3, 2),
+        "transform_cpu_ms": round(tf_cpu / n * 1e3, 2),
+        "img_s_per_idle_core": round(n / (decode_cpu + tf_cpu), 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -135,9 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "img_s": round(statistics.median(warm), 1),
             }
             del source
-        decode, transform = _main_process_rates(split, min(args.n, 128))
-        result["decode_img_s"] = round(decode, 1)
-        result["transform_img_s"] = round(transform, 1)
+        result.update(_main_process_costs(split, min(args.n, 128)))
     print(json.dumps(result, indent=2))
     if args.json:
         write_json(args.json, result)
