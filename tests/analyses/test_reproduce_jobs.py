@@ -18,7 +18,7 @@ import torch
 
 from analyses.reproduce import ReproduceConfig, jobs, reproduce
 from analyses.reproduce.stages import skipped_stages
-from bsam.cli import main
+from bsam.cli import build_parser, main
 
 FLAGS = ["--quick", "--methods", "vanilla", "--seeds", "0", "--quiet"]
 
@@ -75,7 +75,12 @@ def test_listed_commands_run_one_by_one_give_the_plain_run_folders(in_process, t
     assert main([*argv, "--list-runs"]) == 0
     commands = capsys.readouterr().out.splitlines()
     names = ["vanilla-s0", "bsam-vanilla-descent-s0", "bsam-inv-s0"]
-    assert commands == [shlex.join(["bsam", *argv, "--run", n]) for n in names]
+    parser = build_parser()
+    plain = vars(parser.parse_args(argv))
+    for command, name in zip(commands, names, strict=True):  # the same flags, plus --run NAME
+        words = shlex.split(command)
+        assert words[:2] == ["bsam", "reproduce"]
+        assert vars(parser.parse_args(words[1:])) == {**plain, "run": [(name,)]}
     assert main([*argv, "--list-runs", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == names and not any(r["done"] for r in rows)
@@ -120,7 +125,8 @@ def test_job_threads_share_the_cores():
 
 
 def test_dense_targets_skip_the_per_sample_stages():
-    skipped = skipped_stages(ReproduceConfig(data="nyud2-dir", root="/nowhere"))
+    dense = ReproduceConfig(data="nyud2-dir", root="/nowhere", methods=("vanilla", "sqinv"))
+    skipped = skipped_stages(dense)
     assert set(skipped) == {"surface", "hessian", "sharpness"}
     assert all("not computed for dense targets" in why for why in skipped.values())
     assert skipped_stages(ReproduceConfig()) == {}
