@@ -198,6 +198,9 @@ class Recipe:
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         """Rebuild from :meth:`to_dict` output, or from the old ``config.json`` recipe (``epochs,
         lr, batch_size, optimizer, weight_decay, schedule, rho``: the rest are synth's)."""
+        unknown = sorted(set(data) - set(_FIELD_NAMES) - {"rho"})
+        if unknown:
+            raise ValueError(f"Unknown recipe key(s) {unknown}; known: {sorted(_FIELD_NAMES)}.")
         return cls(**data)
 
 

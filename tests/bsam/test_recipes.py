@@ -154,6 +154,8 @@ def test_old_recipe_keywords_still_build_a_recipe():
     assert dataclasses.replace(recipe, rho=0.05).rho == 0.05
     again = Recipe.from_dict(json.loads(json.dumps(recipe.to_dict())))
     assert again == recipe
+    with pytest.raises(ValueError, match=r"Unknown recipe key\(s\) \['warmup'\]"):
+        Recipe.from_dict({**old, "warmup": 5})
 
 
 _TOML = """
