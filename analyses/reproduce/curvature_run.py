@@ -4,10 +4,14 @@ With the Gauss-Newton curvature (``curvature="ggn"``), every region whose output
 :math:`J` (``M x P``) and Gram matrix fit in ``gram_max_bytes`` gets its :math:`\lambda_{\max}`,
 :math:`\lambda_{\min}` and trace *exactly* from the eigenvalues of :math:`J J^\top / M`
 (:func:`analyses.sharpness.gauss_newton_spectrum`, zero stochastic error) instead of Lanczos and
-Hutch++; the larger regions, and ``curvature="hessian"``, keep Lanczos + Hutch++. Each region's
+Hutch++. The larger regions get :math:`\lambda_{\max}` from Lanczos and, with ``exact_trace``
+(the default for ``"ggn"``), the trace exactly as well, from one streamed pass of per-element
+gradients (:func:`analyses.sharpness.gram.gauss_newton_trace`: :math:`\|J\|_F^2 / M`) instead
+of Hutch++'s hundreds of products; ``curvature="hessian"`` keeps Lanczos + Hutch++. Each region's
 entry keeps the keys of :func:`analyses.curvature.region_curvature` and says which method made
-its numbers (``"method"``: ``"gram"`` or ``"lanczos"``, with ``"lambda_max_method"`` and
-``"trace_method"``). The spectral density is always the SLQ estimate.
+its numbers (``"method"``: ``"gram"``, ``"lanczos"`` or ``"lanczos-exact-trace"``, with
+``"lambda_max_method"`` and ``"trace_method"``). The spectral density is always the SLQ
+estimate.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["checkpoint_curvature_file", "gram_entry", "EXACT_CERTIFICATE"]
+__all__ = ["checkpoint_curvature_file", "gram_entry", "streamed_trace_entry", "EXACT_CERTIFICATE"]
 
 #: How an exact (Gram) eigenvalue was obtained, recorded in its ``eigen`` entry.
 EXACT_CERTIFICATE = "exact: eigvalsh of the Gram matrix J J^T / M in float64 (residual 0)"
@@ -103,6 +107,32 @@ def gram_entry(
     }
 
 
+def streamed_trace_entry(model: Any, data: Any, mask: Any, *, loss: str) -> dict[str, Any]:
+    r"""The exact Gauss-Newton trace of a region of any size, as ``region_curvature``'s trace keys.
+
+    :math:`\mathrm{tr}\,G = \|D^{1/2} J\|_F^2 / M` from
+    :func:`analyses.sharpness.gram.gauss_newton_trace` (``J`` streamed in blocks); its standard
+    error is 0 and it costs no GGN-vector product.
+    """
+    from analyses.sharpness.gram import gauss_newton_trace
+
+    t0 = time.perf_counter()
+    trace, _ = gauss_newton_trace(model, data, mask=mask, loss=loss)
+    return {
+        "trace": trace,
+        "trace_se": 0.0,
+        "trace_detail": {
+            "estimate": trace,
+            "std_error": 0.0,
+            "relative_std_error": 0.0,
+            "num_matvecs": 0,
+            "converged": True,
+            "method": "exact-streamed",
+        },
+        "trace_seconds": time.perf_counter() - t0,
+    }
+
+
 def checkpoint_curvature_file(
     checkpoint: str | os.PathLike,
     *,
@@ -123,15 +153,18 @@ def checkpoint_curvature_file(
     seed: int = 0,
     batch_size: int = 4096,
     gram_max_bytes: int = 0,
+    exact_trace: bool = False,
     regions: Sequence[str] | None = None,
     max_trace_hvps: int | None = None,
 ) -> dict[str, Any]:
-    """lambda_max/min, trace and (optionally) the SLQ density of each region of ``split``.
+    r"""lambda_max/min, trace and (optionally) the SLQ density of each region of ``split``.
 
     Runs :func:`analyses.curvature.region_curvature` on the checkpoint's model and data and writes
     ``out`` (JSON) plus a CSV beside it; returns the result dict. With ``curvature="ggn"`` and
     ``gram_max_bytes > 0``, the regions that fit get exact values from :func:`gram_entry` (the
-    default 0 keeps Lanczos + Hutch++ everywhere). A region that fits in one ``batch_size``
+    default 0 keeps Lanczos + Hutch++ everywhere); with ``exact_trace`` (``"ggn"`` only) the other
+    regions' traces are exact too (:func:`streamed_trace_entry`) and Lanczos gives only their
+    :math:`\lambda_{\max}`. A region that fits in one ``batch_size``
     batch keeps its first-order graph across Hessian-vector products (double backward with graph
     reuse), several times faster than rebuilding it per product. The old keywords
     ``regions=[names]`` and ``max_trace_hvps`` still work, with a ``DeprecationWarning`` (use
@@ -151,14 +184,21 @@ def checkpoint_curvature_file(
     if curvature == "ggn" and gram_max_bytes > 0:
         exact = _exact_regions(checkpoint, split, region_names, loss=loss, root=root, device=device,
                                batch_size=batch_size, tol=tol, max_bytes=gram_max_bytes)
-    metrics = ("lambda_max", "trace") + (("density",) if density else ())
+    streamed: dict[str, dict[str, Any]] = {}
+    if curvature == "ggn" and exact_trace:
+        streamed = _streamed_regions(checkpoint, split, region_names, skip=exact, loss=loss,
+                                     root=root, device=device, batch_size=batch_size)
+    metrics = ("lambda_max",) + (() if streamed else ("trace",)) + (("density",) if density else ())
     common = dict(split=split, root=root, device=device, loss=loss, curvature=curvature,
                   max_iter=lanczos_iters, trace_rel_se=trace_rel_se,
                   trace_max_matvecs=trace_max_matvecs, density_probes=density_probes,
                   density_steps=density_steps, seed=seed, batch_size=batch_size, quiet=quiet)
     result = checkpoint_curvature(checkpoint, region_names=region_names, metrics=metrics,
                                   **({"completed": exact, "tol": tol} if exact else {}), **common)
-    for entry in result["regions"].values():
+    for name, entry in result["regions"].items():
+        if name in streamed:
+            entry.update(streamed[name], method="lanczos-exact-trace", trace_method="exact-streamed")
+            entry["seconds"] = entry.get("seconds", 0.0) + entry.pop("trace_seconds")
         entry.setdefault("method", "lanczos")
         entry.setdefault("lambda_max_method", "lanczos")
         entry.setdefault("trace_method", entry.get("trace_detail", {}).get("method", "hutchpp"))
@@ -167,28 +207,46 @@ def checkpoint_curvature_file(
                                     tol=tol, **common)
         for name, entry in dens["regions"].items():
             result["regions"][name]["density"] = entry["density"]
-    if exact:
+    if streamed:
+        result["provenance"]["settings"]["exact_trace"] = True
+    if exact or streamed:
         result["provenance"]["settings"]["gram_max_bytes"] = gram_max_bytes
         result["provenance"]["methods"] = {n: e["method"] for n, e in result["regions"].items()}
     save_curvature(result, Path(out))
     return result
 
 
-def _exact_regions(checkpoint: str | os.PathLike, split: str, region_names: Sequence[str] | None,
-                   **kwargs: Any) -> dict[str, dict[str, Any]]:
-    """:func:`gram_entry` of every non-empty region of ``split`` that fits in ``max_bytes``."""
+def _region_masks(checkpoint: str | os.PathLike, split: str, region_names: Sequence[str] | None,
+                  *, root: str | None, device: str, batch_size: int) -> tuple[Any, dict[str, Any]]:
+    """The checkpoint's model and data, and the mask of every non-empty requested region."""
     from bsam.batches import Batches
     from bsam.checkpoint_data import load_checkpoint_data
 
-    root, device = kwargs.pop("root"), kwargs.pop("device")
     loaded = load_checkpoint_data(checkpoint, split, root=root, device=device)
     names = list(region_names or ("all", "many", "medium", "few"))
-    targets = Batches(loaded.dataset, batch_size=kwargs["batch_size"]).targets
+    targets = Batches(loaded.dataset, batch_size=batch_size).targets
     masks = loaded.regions.masks(targets, names)
+    return loaded, {n: masks[n] for n in names if bool(masks[n].any())}
+
+
+def _exact_regions(checkpoint: str | os.PathLike, split: str, region_names: Sequence[str] | None,
+                   **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """:func:`gram_entry` of every non-empty region of ``split`` that fits in ``max_bytes``."""
+    loaded, masks = _region_masks(checkpoint, split, region_names, root=kwargs.pop("root"),
+                                  device=kwargs.pop("device"), batch_size=kwargs["batch_size"])
     out = {}
-    for name in names:
-        if bool(masks[name].any()):
-            entry = gram_entry(loaded.model, loaded.dataset, masks[name], **kwargs)
-            if entry is not None:
-                out[name] = entry
+    for name, mask in masks.items():
+        entry = gram_entry(loaded.model, loaded.dataset, mask, **kwargs)
+        if entry is not None:
+            out[name] = entry
     return out
+
+
+def _streamed_regions(checkpoint: str | os.PathLike, split: str,
+                      region_names: Sequence[str] | None, *, skip: dict[str, Any], loss: str,
+                      root: str | None, device: str, batch_size: int) -> dict[str, dict[str, Any]]:
+    """:func:`streamed_trace_entry` of every non-empty region not in ``skip``."""
+    loaded, masks = _region_masks(checkpoint, split, region_names, root=root, device=device,
+                                  batch_size=batch_size)
+    return {name: streamed_trace_entry(loaded.model, loaded.dataset, mask, loss=loss)
+            for name, mask in masks.items() if name not in skip}

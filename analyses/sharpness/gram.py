@@ -18,13 +18,16 @@ and for the L1 loss (whose second derivative vanishes) :math:`D = I` by definiti
 the whole spectrum, :math:`\lambda_{\max}` and :math:`\mathrm{tr}\,G = \|A\|_F^2 / M` exactly.
 
 When :math:`J` (``M * P`` numbers) and the Gram matrix do not fit in ``max_bytes``,
-:func:`gauss_newton_spectrum` falls back to Lanczos and Hutch++ on the GGN operator
-(:mod:`analyses.curvature`) and says so in :attr:`GaussNewtonSpectrum.method`.
+:func:`gauss_newton_spectrum` falls back to Lanczos on the GGN operator for
+:math:`\lambda_{\max}` (:mod:`analyses.curvature`) and says so in
+:attr:`GaussNewtonSpectrum.method`; the trace stays exact: :func:`gauss_newton_trace` streams
+:math:`J` block by block (one block of rows in memory) and sums :math:`\|A\|_F^2 / M`, one pass
+of per-element gradients where Hutch++ needs up to hundreds of GGN-vector products.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +35,23 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from analyses.curvature import CurvatureOperator, hutchpp_trace, lanczos
+from analyses.curvature import CurvatureOperator, lanczos
 from bsam._state import eval_mode
 from bsam.losses import align, get_loss
 
-__all__ = ["GaussNewtonSpectrum", "gauss_newton_spectrum", "output_jacobian", "DEFAULT_MAX_BYTES"]
+__all__ = [
+    "GaussNewtonSpectrum",
+    "gauss_newton_spectrum",
+    "gauss_newton_trace",
+    "output_jacobian",
+    "DEFAULT_MAX_BYTES",
+    "STREAM_BLOCK_BYTES",
+]
 
 #: Memory the exact method may use for :math:`J` and its Gram matrix (512 MiB).
 DEFAULT_MAX_BYTES = 512 * 1024**2
+#: Memory of one block of :math:`J` rows in :func:`gauss_newton_trace` (64 MiB).
+STREAM_BLOCK_BYTES = 64 * 1024**2
 
 
 @dataclass
@@ -53,12 +65,14 @@ class GaussNewtonSpectrum:
         rounding), the Lanczos residual :math:`\|G u - \theta u\|` for ``"lanczos"`` (some
         eigenvalue of :math:`G` lies that close).
     trace, trace_err:
-        :math:`\mathrm{tr}\,G` and its error: 0 (exact) or Hutch++'s standard error.
+        :math:`\mathrm{tr}\,G` and its error: 0 (exact, also for ``"lanczos"``: streamed by
+        :func:`gauss_newton_trace`).
     eigenvalues:
         Descending; the whole nonzero part (``min(M, P)`` values, the other ``P - M`` are 0) for
         ``"gram"``, only :math:`\lambda_{\max}` for ``"lanczos"``.
     method:
-        ``"gram"`` (exact, from the Gram matrix) or ``"lanczos"`` (Lanczos + Hutch++ fallback).
+        ``"gram"`` (exact, from the Gram matrix) or ``"lanczos"`` (Lanczos for
+        :math:`\lambda_{\max}`, the exact streamed trace).
     num_elements, dim:
         :math:`M` and :math:`P`.
     bytes_needed, max_bytes:
@@ -113,6 +127,13 @@ def output_jacobian(
     :func:`torch.func.jacrev` over the samples of each batch, in eval mode. ``loss`` must be the
     loss ``op`` was built with.
     """
+    return torch.cat(list(_jacobian_blocks(op, loss)))
+
+
+def _jacobian_blocks(
+    op: CurvatureOperator, loss: str | Callable[..., torch.Tensor]
+) -> Iterator[torch.Tensor]:
+    """The rows of :func:`output_jacobian`, one block per batch of ``op`` (eval mode)."""
     model, names = op.model, op.param_names
     named = dict(model.named_parameters())
     leaves = {n: named[n].detach() for n in names}
@@ -121,7 +142,6 @@ def output_jacobian(
     def one(p: dict[str, torch.Tensor], x: Any) -> torch.Tensor:
         return functional_call(model, p, (x.unsqueeze(0),)).reshape(-1)
 
-    rows = []
     with eval_mode(model):
         for X, y, m in op.batches():
             jac = vmap(jacrev(one), in_dims=(None, 0))(leaves, X)
@@ -131,8 +151,43 @@ def output_jacobian(
                 pred = align(functional_call(model, leaves, (X,)), y)
             h = _output_curvature(loss_fn, pred, y, l1).reshape(-1)
             keep = torch.ones_like(h, dtype=torch.bool) if m is None else m.reshape(-1)
-            rows.append(flat[keep] * h[keep].clamp_min(0).sqrt().unsqueeze(1))
-    return torch.cat(rows).detach()
+            yield (flat[keep] * h[keep].clamp_min(0).sqrt().unsqueeze(1)).detach()
+
+
+def gauss_newton_trace(
+    model: nn.Module,
+    data: Any,
+    *,
+    mask: torch.Tensor | None = None,
+    loss: str | Callable[..., torch.Tensor] = "l1",
+    params: Any = None,
+    block_bytes: int = STREAM_BLOCK_BYTES,
+) -> tuple[float, int]:
+    r"""The exact trace :math:`\mathrm{tr}\,G = \|D^{1/2} J\|_F^2 / M` of a region of any size.
+
+    :math:`J` is streamed in blocks of at most ``block_bytes`` (rows of whole samples; at least
+    one sample per block), so memory does not grow with the region; the cost is one pass of
+    per-element gradients over the region. Returns ``(trace, M)``; ``(0.0, 0)`` for an empty
+    region.
+    """
+    probe = CurvatureOperator(
+        model, data, loss=loss, curvature="ggn", mask=mask, params=params, batch_size=1
+    )
+    M, P = probe.num_elements, probe.shape[0]
+    per_sample = max(1, M // max(1, probe.num_samples))
+    itemsize = torch.empty((), dtype=probe.dtype).element_size()
+    probe.release()
+    if M == 0:
+        return 0.0, 0
+    rows = max(1, int(block_bytes) // max(1, P * itemsize * per_sample))
+    op = CurvatureOperator(
+        model, data, loss=loss, curvature="ggn", mask=mask, params=params, batch_size=rows
+    )
+    total = 0.0
+    for block in _jacobian_blocks(op, loss):
+        total += float(block.double().square().sum())
+    op.release()
+    return total / M, M
 
 
 def gauss_newton_spectrum(
@@ -158,11 +213,12 @@ def gauss_newton_spectrum(
         As for :class:`analyses.curvature.CurvatureOperator` (``curvature="ggn"``).
     max_bytes:
         Budget for :math:`J` (``M * P`` entries) and the Gram matrix (``min(M, P)^2`` float64);
-        above it the Lanczos + Hutch++ fallback runs.
+        above it Lanczos gives lambda_max (the trace stays exact).
     tol, max_iter:
         Lanczos relative residual tolerance and product budget (fallback).
     trace_rel_se, trace_max_matvecs:
-        Hutch++ target relative standard error and product budget (fallback).
+        Ignored, kept so that old calls still work: the trace is always exact (the fallback
+        streams :math:`J`, :func:`gauss_newton_trace`).
     seed:
         Seed of the fallback's random vectors.
 
@@ -197,13 +253,13 @@ def gauss_newton_spectrum(
             float(eig[0]), 0.0, trace, 0.0, eig.cpu(), "gram", M, P, need, max_bytes
         )
     top = lanczos(op, which="LA", tol=tol, max_iter=max_iter, seed=seed)
-    tr = hutchpp_trace(op, rel_se=trace_rel_se, max_matvecs=trace_max_matvecs, seed=seed + 1)
     lam = top.eigenvalues[:1].detach().cpu().double()
+    trace, _ = gauss_newton_trace(model, data, mask=mask, loss=loss, params=params)
     return GaussNewtonSpectrum(
         float(lam[0]),
         float(top.residuals[0]),
-        tr.estimate,
-        tr.std_error,
+        trace,
+        0.0,
         lam,
         "lanczos",
         M,

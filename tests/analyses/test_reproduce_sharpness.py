@@ -173,3 +173,26 @@ def test_sharpness_stage_is_keyed_on_the_checkpoint_content(tmp_path, monkeypatc
 def test_bad_sharpness_settings_are_refused(changes, match):
     with pytest.raises(ValueError, match=match):
         ReproduceConfig(**changes)
+
+
+def test_exact_trace_of_a_large_region_equals_the_gram_trace(quick_reproduction, tmp_path):
+    # gram_max_bytes=0 forces the "large region" path: Lanczos for lambda_max, the streamed
+    # exact trace; with the Gram matrix allowed the same trace comes from its eigenvalues.
+    from analyses.reproduce.curvature_run import checkpoint_curvature_file
+
+    result = quick_reproduction["result"]
+    ckpt = result.runs[("bsam", 0)].checkpoint
+    common = dict(split="test", region_names=["all", "few"], lanczos_iters=6, density=False)
+    streamed = checkpoint_curvature_file(
+        ckpt, out=tmp_path / "s.json", gram_max_bytes=0, exact_trace=True, **common
+    )
+    gram = checkpoint_curvature_file(ckpt, out=tmp_path / "g.json", gram_max_bytes=2**30, **common)
+    for name in ("all", "few"):
+        s, g = streamed["regions"][name], gram["regions"][name]
+        assert s["method"] == "lanczos-exact-trace" and s["trace_method"] == "exact-streamed"
+        assert s["trace_se"] == 0.0 and s["trace_detail"]["num_matvecs"] == 0
+        assert g["method"] == "gram"
+        assert s["trace"] == pytest.approx(g["trace"], rel=1e-5)
+        # Lanczos' lambda_max lies below the exact one, within its residual
+        assert s["lambda_max"] <= g["lambda_max"] * (1 + 1e-5)
+    assert streamed["provenance"]["settings"]["exact_trace"] is True

@@ -91,3 +91,21 @@ def test_invalid_max_bytes_is_a_clear_error():
     net, X, y = linear_problem()
     with pytest.raises(ValueError, match=r"Invalid max_bytes value: -1; .* >= 0"):
         gauss_newton_spectrum(net, (X, y), max_bytes=-1)
+
+
+@pytest.mark.parametrize("make, data", [(mlp, mlp_data), (small_cnn, cnn_data)])
+@pytest.mark.parametrize("loss", ["l1", "mse"])
+def test_streamed_trace_equals_the_dense_reference_in_blocks_of_one_sample(make, data, loss):
+    from analyses.sharpness import gram
+
+    net = make().double()
+    X, y = data()
+    X, y = X.double(), y.double()
+    mask = y > 0.4
+    # block_bytes=1: one sample per block, so every block boundary is crossed.
+    trace, m = gram.gauss_newton_trace(net, (X, y), mask=mask, loss=loss, block_bytes=1)
+    keep = mask.reshape(-1)
+    scale = 2.0 if loss == "mse" else 1.0  # D = 2I for the squared error, I for L1
+    ref = scale * torch.trace(_dense_jtj(net, X[keep]))
+    assert m == int(keep.sum())
+    assert trace == pytest.approx(float(ref), rel=1e-10)
