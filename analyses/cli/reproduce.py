@@ -86,7 +86,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop after these stages (train,surface,hessian,sharpness,report)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
-    p.set_defaults(func=run)
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train up to N runs side by side, each in its own process with cores/N threads",
+    )
+    p.add_argument(
+        "--list-runs",
+        action="store_true",
+        help="print one `bsam reproduce ... --run NAME` command per training run, and stop",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="with --list-runs or --show-recipe: print JSON"
+    )
+    p.add_argument(
+        "--run",
+        type=_csv,
+        action="append",
+        default=[],
+        metavar="NAME-sSEED",
+        help="train only this run of the plan (repeatable; see --list-runs), and stop",
+    )
+    p.set_defaults(func=run, reproduce_parser=p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if args.list_runs or args.run or args.json:
+        return _farm(args, cfg)
     stages = args.stages or STAGES
-    result = reproduce(cfg, quiet=args.quiet, stages=tuple(stages))
+    result = reproduce(cfg, quiet=args.quiet, stages=tuple(stages), jobs=args.jobs)
     print(json.dumps(summary(result), indent=2))
     if "report" in stages:
         print(f"report: {result.report}")
@@ -138,4 +162,24 @@ def _show_recipe(cfg: object, *, as_json: bool) -> int:
     from bsam.recipes import format_recipe
 
     print(json.dumps(cfg.recipe.to_dict(), indent=2) if as_json else format_recipe(cfg.recipe))
+    return 0
+
+
+def _farm(args: argparse.Namespace, cfg: object) -> int:
+    """``--list-runs [--json]``: the plan's commands; ``--run NAME``: train only those runs."""
+    from analyses.reproduce.farm import list_runs, replay_flags, train_selected
+
+    if args.json and not args.list_runs:
+        raise ValueError("--json only applies to --list-runs; add --list-runs or drop --json.")
+    if args.list_runs and args.run:
+        raise ValueError("--list-runs and --run exclude each other; give one of them.")
+    if args.list_runs:
+        drop = ("run", "list_runs", "json", "jobs")
+        rows = list_runs(cfg, replay_flags(args.reproduce_parser, args, drop=drop))
+        print(json.dumps(rows, indent=2) if args.json else "\n".join(r["command"] for r in rows))
+        return 0
+    names = [name for group in args.run for name in group]
+    runs = train_selected(cfg, names, jobs=args.jobs, quiet=args.quiet)
+    print(json.dumps({"runs": {f"{n}-s{s}": str(o.out_dir) for (n, s), o in runs.items()}},
+                     indent=2))
     return 0

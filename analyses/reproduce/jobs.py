@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from analyses.reproduce.config import ReproduceConfig, RunSpec
     from analyses.reproduce.stages import RunOutput
 
-__all__ = ["JobError", "run_name", "available_cores", "job_threads", "train_runs"]
+__all__ = [
+    "JobError",
+    "run_name",
+    "available_cores",
+    "job_threads",
+    "check_jobs",
+    "train_runs",
+    "train_one",
+]
 
 log = logging.getLogger("bsam.reproduce")
 
@@ -63,7 +71,8 @@ def job_threads(jobs: int, cores: int | None = None) -> int:
     return max(1, (available_cores() if cores is None else cores) // jobs)
 
 
-def _check_jobs(jobs: int) -> None:
+def check_jobs(jobs: int) -> None:
+    """Refuse a ``jobs`` that is not a whole number >= 1 (``ValueError`` naming the flag)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"Invalid jobs {jobs!r}; give a whole number >= 1 (e.g. --jobs 2).")
 
@@ -105,7 +114,7 @@ def train_runs(
     """
     from analyses.reproduce.stages import RunOutput, run_dir
 
-    _check_jobs(jobs)
+    check_jobs(jobs)
     folders = {run_name(s): run_dir(cfg, s) for s in specs}
     if jobs == 1 or len(specs) <= 1:
         done = {}

@@ -19,6 +19,7 @@ from typing import Any
 from analyses.reproduce import results as res
 from analyses.reproduce.config import ReproduceConfig
 from analyses.reproduce.hessian_tables import few_shot_means
+from analyses.reproduce.jobs import check_jobs
 from analyses.reproduce.lock import output_lock
 from analyses.reproduce.report import claims_from_results, write_report
 from analyses.reproduce.stages import (
@@ -89,6 +90,7 @@ def reproduce(
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"Unknown stage(s) {unknown}; choose from {list(STAGES)}.")
+    check_jobs(jobs)
     with output_lock(cfg.out_dir):
         return _reproduce(cfg, quiet=quiet, stages=stages, jobs=jobs)
 

@@ -143,3 +143,16 @@ def test_reproduce_skips_the_per_sample_stages_of_dense_data_and_says_why(in_pro
     assert not (out / "surfaces").exists() and not (out / "hessian").exists()
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings) == {"train", "surface", "hessian", "sharpness", "jobs"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--json"], "--json only applies to --list-runs"),
+        (["--list-runs", "--run", "vanilla-s0"], "exclude each other"),
+        (["--jobs", "0"], "Invalid jobs 0"),
+    ],
+)
+def test_farm_flag_errors(extra, match, tmp_path, capsys):
+    assert main(["reproduce", *FLAGS, "--out", str(tmp_path), *extra]) == 2
+    assert match in capsys.readouterr().err
