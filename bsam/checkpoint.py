@@ -144,6 +144,9 @@ def load_model(
     if not isinstance(spec, dict) or "name" not in spec:
         raise ValueError(f"Invalid checkpoint {path}: 'model' must be a dict with a 'name'")
     kwargs = dict(spec.get("kwargs") or {})
+    # Pretrained initial weights are overwritten by the state dict: do not require the file.
+    for init_only in ("weights", "pretrained"):
+        kwargs.pop(init_only, None)
     model = build_model(spec["name"], **kwargs)
     load_weights(model, ckpt["model_state"], source=path, stored=spec)
     model.to(resolve_device(device)).eval()

@@ -68,7 +68,11 @@ def _collect(
 
 
 #: How a Table 8 cell was computed, by the ``method`` of its seeds' entries.
-COMPUTED_BY: dict[str, str] = {"gram": "exact (Gram)", "lanczos": "Lanczos + Hutch++"}
+COMPUTED_BY: dict[str, str] = {
+    "gram": "exact (Gram)",
+    "lanczos": "Lanczos + Hutch++",
+    "lanczos-exact-trace": "Lanczos + exact trace",
+}
 
 
 def _computed(methods: list[str]) -> str:

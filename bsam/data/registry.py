@@ -119,4 +119,4 @@ def _nyud2_dir(split, *, root=None, train=False, seed=0, cache_dir=None, **kwarg
     if root is None:
         raise ValueError("Data set 'nyud2-dir' needs root=<folder with nyu2_train.csv>.")
     check_options("nyud2-dir", NYUD2Dataset.__init__, kwargs)
-    return NYUD2Dataset(root, split, train=train, **kwargs)
+    return NYUD2Dataset(root, split, train=train, cache_dir=cache_dir, **kwargs)

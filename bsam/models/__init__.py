@@ -1,8 +1,8 @@
-"""Regression networks behind a registry: ``build_model("resnet8")``, ``resnet18``, ``mlp``."""
+"""Regression networks behind a registry: ``build_model("resnet8")``, ``resnet18``, ``resnet50``, ``mlp``."""
 
 from bsam.models.mlp import MLP, mlp
 from bsam.models.registry import MODELS, build_model, register_model
-from bsam.models.resnet import BasicBlock, ResNet, resnet8, resnet18
+from bsam.models.resnet import BasicBlock, ResNet, resnet8, resnet18, resnet50
 
 __all__ = [
     "MODELS",
@@ -14,4 +14,5 @@ __all__ = [
     "ResNet",
     "resnet8",
     "resnet18",
+    "resnet50",
 ]

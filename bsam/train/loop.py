@@ -196,7 +196,7 @@ class _Trainer:
         self.net = self.precision.wrap(self.model)  # what the steps and the evaluation call
         broadcast_parameters(self.model, ctx)
         self.optimizer = self.rule.build_optimizer(cfg, self.model)
-        n = len(y)
+        n = self.train_split.num_samples
         self.batches_per_epoch = len(
             global_batches(torch.arange(n), cfg.batch_size, ctx.world_size)
         )
@@ -268,7 +268,7 @@ class _Trainer:
         cfg, ctx, state = self.cfg, self.ctx, self.progress
         started = time.perf_counter()
         self.model.train()
-        order = torch.randperm(len(self.source.y), generator=self.data_gen)
+        order = torch.randperm(self.source.num_samples, generator=self.data_gen)
         batches = global_batches(order, cfg.batch_size, ctx.world_size)
         self.source.start_epoch(batches)
         first_lr = self.optimizer.param_groups[0]["lr"]

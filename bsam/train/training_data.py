@@ -19,6 +19,7 @@ generator from its checkpoint.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,19 @@ class Split:
 
     dataset: Any
     x: torch.Tensor | None
-    y: torch.Tensor
+    y: torch.Tensor | None
+
+    @property
+    def num_samples(self) -> int:
+        """Number of samples (without reading targets that are not held)."""
+        return len(self.dataset) if self.y is None else len(self.y)
+
+    @property
+    def per_sample(self) -> int:
+        """Target elements of one sample (pixels of a dense map, else 1)."""
+        if self.y is None:
+            return math.prod(self.dataset.target_shape)
+        return self.y[0].numel() if self.y.dim() > 1 else 1
 
     @property
     def eval_data(self) -> Any:
@@ -65,12 +78,16 @@ def load_split(cfg: TrainConfig, split: str, *, train: bool) -> Split:
 
     For a data set read from disk, ``y`` are the labels that bin counts, weights and regions
     use: its ``bin_targets`` when it has them (IMDB-WIKI-DIR's ages above 120 clipped into the
-    last bin, as DIR does), else its ``targets``; the loss takes each item's own label.
+    last bin, as DIR does), else its ``targets``; the loss takes each item's own label. A data
+    set with a ``label_histogram()`` (NYUD2-DIR's 50k depth maps) is counted by that one pass
+    and its targets are not held (``y`` is None).
     """
     from bsam.data import get_dataset
 
     kwargs = {"seed": cfg.data_seed, **cfg.data_kwargs}
     ds = get_dataset(cfg.data, split, root=cfg.root, train=train, **kwargs)
+    if callable(getattr(ds, "label_histogram", None)):
+        return Split(ds, None, None)
     tensors = split_tensors(ds)
     if tensors is not None:
         x, y = tensors
@@ -185,10 +202,11 @@ class BatchSource:
         self.cfg, self.split, self.ctx = cfg, split, ctx
         self.aug_gen, self.data_gen = aug_gen, data_gen
         self.device = ctx.device
-        self.y = split.y.to(self.device)
+        self.y = None if split.y is None else split.y.to(self.device)
+        self.num_samples = split.num_samples
         self.x = None if split.x is None else split.x.to(self.device)
         self.augment = augmenter(cfg, split.dataset) if self.x is not None else None
-        self.per_sample = self.y[0].numel() if self.y.dim() > 1 else 1
+        self.per_sample = split.per_sample
         self._sampler = EpochBatches()
         self._dataloader: DataLoader | None = None
         self._loader: Iterator | None = None
@@ -206,7 +224,7 @@ class BatchSource:
         """Prepare an epoch over ``batches`` (the loader's batches for data sets on disk)."""
         if self.x is not None:
             return
-        n = len(self.split.y)
+        n = self.split.num_samples
         seeds = torch.randint(0, 2**62, (n,), generator=self.aug_gen).tolist()
         if self._dataloader is None:
             self._dataloader = self._make_loader()
