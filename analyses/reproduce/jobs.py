@@ -113,19 +113,27 @@ def train_runs(
         failure of a child is a ``RuntimeError`` carrying the child's traceback.
     """
     from analyses.reproduce.stages import RunOutput, run_dir
+    from bsam.train.run_folder import RunPaths
 
     check_jobs(jobs)
     folders = {run_name(s): run_dir(cfg, s) for s in specs}
-    if jobs == 1 or len(specs) <= 1:
-        done = {}
+    done: dict[str, tuple[dict[str, Any], bool]] = {}
+    todo = list(specs)
+    if jobs > 1:  # finished runs are only read: no process for them
+        todo = [s for s in specs if not RunPaths.of(folders[run_name(s)]).finished]
+    if jobs == 1 or len(todo) <= 1:
         for i, spec in enumerate(specs, 1):
             folder = folders[run_name(spec)]
             log.info("[train %d/%d] %s seed %d -> %s", i, len(specs), spec.label, spec.seed, folder)
             done[run_name(spec)] = train_one(cfg, spec, folder, quiet=quiet)
     else:
+        for spec in specs:
+            if spec not in todo:
+                done[run_name(spec)] = train_one(cfg, spec, folders[run_name(spec)], quiet=True)
         threads = job_threads(jobs) if threads is None else threads
-        log.info("[train] %d runs, %d at a time, %d thread(s) each", len(specs), jobs, threads)
-        done = _run_children(cfg, specs, folders, jobs=jobs, threads=threads)
+        log.info("[train] %d runs to train (%d finished), %d at a time, %d thread(s) each",
+                 len(todo), len(specs) - len(todo), jobs, threads)
+        done |= _run_children(cfg, todo, folders, jobs=jobs, threads=threads)
     return {
         (s.name, s.seed): RunOutput(s, folders[run_name(s)], *done[run_name(s)]) for s in specs
     }
