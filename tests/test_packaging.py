@@ -61,9 +61,9 @@ def test_module_entry_point_runs():
     assert res.returncode == 0 and res.stdout.startswith("bsam ")
 
 
-def test_entry_point_group_lists_exactly_the_eight_subcommands():
+def test_entry_point_group_lists_exactly_the_nine_subcommands():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
-    assert set(declared[ENTRY_POINT_GROUP]) == set(SUBCOMMANDS) and len(SUBCOMMANDS) == 8
+    assert set(declared[ENTRY_POINT_GROUP]) == set(SUBCOMMANDS) and len(SUBCOMMANDS) == 9
     installed = entry_points(group=ENTRY_POINT_GROUP)
     assert sorted(ep.name for ep in installed) == sorted(SUBCOMMANDS)
     for ep in installed:  # the installed metadata is the declared one (not a stale install)
@@ -74,6 +74,7 @@ def test_entry_point_group_lists_exactly_the_eight_subcommands():
         "train": "bsam",
         "evaluate": "bsam",
         "data": "bsam",
+        "recipes": "bsam",
         "surface": "landscape",
         "hessian": "analyses",
         "sharpness": "analyses",

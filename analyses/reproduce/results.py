@@ -124,7 +124,7 @@ def rho_ablation(cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput]) -
     for rho in ABLATION_RHOS:
         row: dict = {"rho": rho}
         for method in ("sam", "imbsam", "bsam"):
-            name = method if rho == cfg.recipe.rho else f"{method}-rho{rho:g}"
+            name = method if rho == cfg.recipe.rho_by_method.get(method) else f"{method}-rho{rho:g}"
             run = runs.get((name, seed))
             for region in ("all", "few"):
                 row[f"{method}_{region}"] = run.test_metric(region) if run else math.nan

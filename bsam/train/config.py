@@ -56,8 +56,9 @@ WEIGHT_SCHEMES: tuple[str, ...] = ("none", "sqrt_inv", "inv")
 DESCENT_LOSSES: tuple[str, ...] = ("l1", "mse", "huber")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 #: ``cosine-epoch`` is the Rank-N-Contrast schedule (set at the start of each epoch, down to
-#: ``lr * lr_min_factor``); see :mod:`bsam.train.schedule`.
-SCHEDULES: tuple[str, ...] = ("cosine", "step", "none", "cosine-epoch")
+#: ``lr * lr_min_factor``), ``dir-step`` DIR's NYUD2 schedule (x0.1 every 5 epochs); see
+#: :mod:`bsam.train.schedule`.
+SCHEDULES: tuple[str, ...] = ("cosine", "step", "none", "cosine-epoch", "dir-step")
 #: Validation metrics that pick ``best.pt`` (lower is better for each).
 SELECT_METRICS: tuple[str, ...] = ("mae", "bmae", "rmse")
 #: Mixed-precision modes of ``TrainConfig.amp`` (``torch.autocast`` dtypes; ``off``: float32).

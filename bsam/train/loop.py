@@ -206,7 +206,11 @@ class _Trainer:
                 f"for {ctx.world_size} rank(s); use a smaller batch size"
             )
         self.scheduler = build_scheduler(
-            self.optimizer, cfg.schedule, steps_per_epoch=self.batches_per_epoch, epochs=cfg.epochs
+            self.optimizer,
+            cfg.schedule,
+            steps_per_epoch=self.batches_per_epoch,
+            epochs=cfg.epochs,
+            lr_min_factor=cfg.lr_min_factor,
         )
         self.progress = Progress()
 

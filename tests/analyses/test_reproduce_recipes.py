@@ -150,10 +150,6 @@ def _tiny_agedb(root, n=(40, 10, 10)) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bsam/train/loop.py does not pass cfg.lr_min_factor to build_scheduler yet",
-)
 def test_quick_real_data_run_trains_with_the_recipe(tmp_path):
     """``--quick`` on real data: the rnc recipe's tiny variant, on the real code path."""
     from analyses.reproduce.stages import train_stage
@@ -167,7 +163,7 @@ def test_quick_real_data_run_trains_with_the_recipe(tmp_path):
     stored = json.loads((run.out_dir / "config.json").read_text())
     stored = stored.get("config", stored)
     assert (stored["model"], stored["data_kwargs"], stored["schedule"]) == (
-        "resnet18", {"img_size": 32}, "cosine-epoch",
+        "resnet8", {"img_size": 32}, "cosine-epoch",
     )  # fmt: skip
     lr = float((run.out_dir / "log.csv").read_text().splitlines()[1].split(",")[2])
     assert lr == pytest.approx(0.2 * 1e-3, rel=1e-12)  # RnC: epoch 1 of 1 runs at lr_min
