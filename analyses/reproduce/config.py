@@ -26,6 +26,7 @@ METHOD_LABELS: dict[str, str] = {
     "lds": "LDS",
     "sam": "SQINV + SAM",
     "imbsam": "SQINV + ImbSAM",
+    "imbsam-mean": "SQINV + ImbSAM (batch mean)",
     "bsam": "SQINV + BSAM",
     "bsam-vanilla-descent": "BSAM (vanilla L1 descent)",
     "bsam-inv": "SQINV + BSAM (INV perturbation)",
