@@ -19,8 +19,8 @@ from typing import Any
 from analyses.reproduce import results as res
 from analyses.reproduce.config import ReproduceConfig
 from analyses.reproduce.hessian_tables import few_shot_means
-from analyses.reproduce.jobs import check_jobs
 from analyses.reproduce.lock import output_lock
+from analyses.reproduce.processes import check_jobs
 from analyses.reproduce.report import claims_from_results, write_report
 from analyses.reproduce.stages import (
     RunOutput,
@@ -71,9 +71,9 @@ def reproduce(
 ) -> ReproduceResult:
     """Run the reproduction described by ``cfg`` into ``cfg.out`` (resuming what is there).
 
-    ``jobs`` training runs are trained side by side, each in its own process with its share of
-    the cores (:mod:`analyses.reproduce.jobs`); the run folders and their results do not depend
-    on it. The per-sample stages (surface, hessian, sharpness) are skipped, with the reason in
+    ``jobs`` training runs (then surfaces, then Hessian results) are computed side by side,
+    each in its own process with its share of the cores (:mod:`analyses.reproduce.jobs`); the
+    files written do not depend on it. The per-sample stages (surface, hessian, sharpness) are skipped, with the reason in
     :attr:`ReproduceResult.skipped`, for dense targets
     (:func:`~analyses.reproduce.stages.skipped_stages`).
 
@@ -113,11 +113,11 @@ def _reproduce(
     stages = tuple(s for s in stages if s not in result.skipped)
     if "surface" in stages:
         t = clock()
-        result.surfaces = surface_stage(cfg, result.runs, quiet=quiet)
+        result.surfaces = surface_stage(cfg, result.runs, quiet=quiet, jobs=jobs)
         result.timings["surface"] = clock() - t
     if "hessian" in stages:
         t = clock()
-        result.hessian = hessian_stage(cfg, result.runs, quiet=quiet)
+        result.hessian = hessian_stage(cfg, result.runs, quiet=quiet, jobs=jobs)
         result.timings["hessian"] = clock() - t
     if "sharpness" in stages:
         from analyses.reproduce.sharpness_stage import sharpness_stage

@@ -161,39 +161,58 @@ def surface_paths(cfg: ReproduceConfig, run: RunOutput) -> dict[str, Path]:
 
 
 def surface_stage(
-    cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput], *, quiet: bool = False
+    cfg: ReproduceConfig,
+    runs: dict[tuple[str, int], RunOutput],
+    *,
+    quiet: bool = False,
+    jobs: int = 1,
 ) -> dict[str, dict[str, Path]]:
     """1D and 2D filter-normalized surfaces of each surface method's first-seed model (test split).
 
     Both surfaces share one pair of random directions (seed 0), so the 1D curve is the 2D surface's
-    ``y = 0`` line computed on a finer grid. Returns ``{method: {"1d": path, "2d": path}}``.
+    ``y = 0`` line computed on a finer grid. With ``jobs > 1`` up to ``jobs`` models are done at
+    once, each in its own process (:func:`analyses.reproduce.processes.run_tasks`). Returns
+    ``{method: {"1d": path, "2d": path}}``.
     """
+    work = [(m, runs[(m, cfg.seeds[0])]) for m in cfg.surface_methods if (m, cfg.seeds[0]) in runs]
+    _run_each(jobs, [(f"surface of {run.out_dir.name}", _surfaces_of, (cfg, method, run, quiet))
+                     for method, run in work])
+    return {method: {k: surface_paths(cfg, run)[k] for k in ("1d", "2d")} for method, run in work}
+
+
+def _surfaces_of(cfg: ReproduceConfig, method: str, run: RunOutput, quiet: bool) -> None:
+    """The 2D and then the 1D surface of one model (skipping what its manifests say is done)."""
     from landscape.from_checkpoint import checkpoint_surface
 
     cache = StageCache(cfg.out_dir)
-    out: dict[str, dict[str, Path]] = {}
     span = cfg.surface_span
-    for method in cfg.surface_methods:
-        run = runs.get((method, cfg.seeds[0]))
-        if run is None:
-            continue
-        paths = surface_paths(cfg, run)
-        # 2D first: it makes the pair of directions; the 1D surface then walks along the first.
-        for dims, n in (("2d", cfg.surface_points_2d), ("1d", cfg.surface_points_1d)):
-            grid = f"{-span}:{span}:{n}" if dims == "1d" else f"{-span}:{span}:{n},{-span}:{span}:{n}"
-            name = f"surface/{paths[dims].stem}"
-            inputs = {"run": run.out_dir.name, "grid": grid, "dirs": paths["dirs"].name,
-                      "checkpoint": run.checkpoint_hash}
-            if not cache.is_done(name, inputs):
-                log.info("[surface] %s %s grid %s", method, dims, grid)
-                checkpoint_surface(
-                    run.checkpoint, out=paths[dims], dims=int(dims[0]), grid=grid,
-                    region_names=cfg.hessian_regions, loss="l1", split="test", root=cfg.root,
-                    dir_file=paths["dirs"], seed=0, device=cfg.device, quiet=quiet,
-                )
-                cache.mark_done(name, inputs, [paths[dims]])
-        out[method] = {"1d": paths["1d"], "2d": paths["2d"]}
-    return out
+    paths = surface_paths(cfg, run)
+    # 2D first: it makes the pair of directions; the 1D surface then walks along the first.
+    for dims, n in (("2d", cfg.surface_points_2d), ("1d", cfg.surface_points_1d)):
+        grid = f"{-span}:{span}:{n}" if dims == "1d" else f"{-span}:{span}:{n},{-span}:{span}:{n}"
+        name = f"surface/{paths[dims].stem}"
+        inputs = {"run": run.out_dir.name, "grid": grid, "dirs": paths["dirs"].name,
+                  "checkpoint": run.checkpoint_hash}
+        if not cache.is_done(name, inputs):
+            log.info("[surface] %s %s grid %s", method, dims, grid)
+            checkpoint_surface(
+                run.checkpoint, out=paths[dims], dims=int(dims[0]), grid=grid,
+                region_names=cfg.hessian_regions, loss="l1", split="test", root=cfg.root,
+                dir_file=paths["dirs"], seed=0, device=cfg.device, quiet=quiet,
+            )
+            cache.mark_done(name, inputs, [paths[dims]])
+
+
+def _run_each(jobs: int, calls: list[tuple[str, Any, tuple]]) -> None:
+    """``fn(*args)`` for each ``(name, fn, args)``: here one after the other, or with
+    ``jobs > 1`` in up to ``jobs`` child processes (quiet: their bars would interleave)."""
+    if jobs == 1 or len(calls) <= 1:
+        for _, fn, args in calls:
+            fn(*args)
+        return
+    from analyses.reproduce.processes import Task, run_tasks
+
+    run_tasks([Task(name, fn, (*args[:-1], True)) for name, fn, args in calls], jobs=jobs)
 
 
 # -- Hessian --------------------------------------------------------------------------------------
@@ -234,33 +253,39 @@ def _hashed(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def hessian_stage(
-    cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput], *, quiet: bool = False
+    cfg: ReproduceConfig,
+    runs: dict[tuple[str, int], RunOutput],
+    *,
+    quiet: bool = False,
+    jobs: int = 1,
 ) -> dict[tuple[str, int, str], Path]:
     """lambda_max and the trace per region for the Hessian methods' models.
 
     For every seed: the few-shot *training* samples (what the paper's Table 8 most plausibly
     reports) and the few-shot test samples. For the first seed also every other region of
-    ``cfg.hessian_regions`` on the test split, with the spectral density. Returns
-    ``{(method, seed, split): json}``.
+    ``cfg.hessian_regions`` on the test split, with the spectral density. With ``jobs > 1`` up
+    to ``jobs`` of these (model, split) results are computed at once, each in its own process.
+    Returns ``{(method, seed, split): json}``.
     """
+    work = [(name, seed, split, run) for (name, seed), run in sorted(runs.items())
+            if name in cfg.hessian_methods for split in ("test", "train")]
+    _run_each(jobs, [(f"hessian of {run.out_dir.name} ({split})", _hessian_of,
+                      (cfg, run, split, quiet)) for _, _, split, run in work])
+    return {(name, seed, split): hessian_path(cfg, run, split) for name, seed, split, run in work}
+
+
+def _hessian_of(cfg: ReproduceConfig, run: RunOutput, split: str, quiet: bool) -> None:
+    """One model's curvature on one split (skipped when its manifest says it is done)."""
     from analyses.reproduce.curvature_run import checkpoint_curvature_file
 
     cache = StageCache(cfg.out_dir)
-    out: dict[tuple[str, int, str], Path] = {}
-    for (name, seed), run in sorted(runs.items()):
-        if name not in cfg.hessian_methods:
-            continue
-        for split in ("test", "train"):
-            path = hessian_path(cfg, run, split)
-            settings = _hessian_settings(cfg, split, seed)
-            inputs = {"run": run.out_dir.name, "checkpoint": run.checkpoint_hash,
-                      **_hashed(settings)}
-            stage = f"hessian/{path.stem}"
-            if not cache.is_done(stage, inputs):
-                log.info("[hessian] %s seed %d %s regions %s", name, seed, split,
-                         settings["region_names"])
-                checkpoint_curvature_file(run.checkpoint, out=path, device=cfg.device, quiet=quiet,
-                                     root=cfg.root, **settings)
-                cache.mark_done(stage, inputs, [path])
-            out[(name, seed, split)] = path
-    return out
+    path = hessian_path(cfg, run, split)
+    settings = _hessian_settings(cfg, split, run.spec.seed)
+    inputs = {"run": run.out_dir.name, "checkpoint": run.checkpoint_hash, **_hashed(settings)}
+    stage = f"hessian/{path.stem}"
+    if not cache.is_done(stage, inputs):
+        log.info("[hessian] %s seed %d %s regions %s", run.spec.name, run.spec.seed, split,
+                 settings["region_names"])
+        checkpoint_curvature_file(run.checkpoint, out=path, device=cfg.device, quiet=quiet,
+                                  root=cfg.root, **settings)
+        cache.mark_done(stage, inputs, [path])

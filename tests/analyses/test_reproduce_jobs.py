@@ -16,7 +16,7 @@ import shlex
 import pytest
 import torch
 
-from analyses.reproduce import ReproduceConfig, jobs, reproduce
+from analyses.reproduce import ReproduceConfig, jobs, processes, reproduce
 from analyses.reproduce.stages import skipped_stages
 from bsam.cli import build_parser, main
 
@@ -58,7 +58,7 @@ def in_process(tmp_path_factory):
 
 def test_two_jobs_write_the_same_run_folders_as_one(in_process, tmp_path, monkeypatch):
     out1, result1 = in_process
-    monkeypatch.setattr(jobs, "available_cores", lambda: 2)  # one thread per child, as here
+    monkeypatch.setattr(processes, "available_cores", lambda: 2)  # one thread per child, as here
     result2 = reproduce(_config(tmp_path), quiet=True, stages=("train",), jobs=2)
     assert len(result2.runs) == 3 and not any(r.already_done for r in result2.runs.values())
     _assert_same(_folders(out1), _folders(tmp_path))
@@ -105,7 +105,7 @@ def test_an_unknown_run_is_a_one_line_error_naming_the_valid_runs(tmp_path, caps
 
 
 def test_a_failing_job_names_its_run_and_leaves_no_process(tmp_path, monkeypatch):
-    monkeypatch.setattr(jobs, "available_cores", lambda: 2)
+    monkeypatch.setattr(processes, "available_cores", lambda: 2)
     cfg = _config(tmp_path).replace(data_kwargs={"limit": 600, "no_such_option": 1})
     with pytest.raises(jobs.JobError, match=r"^run vanilla-s0: .*no_such_option"):
         reproduce(cfg, quiet=True, stages=("train",), jobs=2)
@@ -156,3 +156,56 @@ def test_reproduce_skips_the_per_sample_stages_of_dense_data_and_says_why(in_pro
 def test_farm_flag_errors(extra, match, tmp_path, capsys):
     assert main(["reproduce", *FLAGS, "--out", str(tmp_path), *extra]) == 2
     assert match in capsys.readouterr().err
+
+
+def _surfaces_and_curvature(out) -> dict[str, object]:
+    """Every surface (all HDF5 datasets) and Hessian JSON under ``out``, without timings and
+    the checkpoint's path."""
+    import h5py
+    import numpy as np
+
+    found: dict[str, object] = {}
+    for path in sorted((out / "surfaces").glob("*.h5")):
+        with h5py.File(path, "r") as fh:
+            found[path.name] = {k: np.asarray(v) for k, v in fh.items() if isinstance(v, h5py.Dataset)}
+    for path in sorted((out / "hessian").glob("*.json")):
+        entry = json.loads(path.read_text())
+        entry["provenance"]["data"].pop("checkpoint")  # its path, under out (its hash stays)
+        found[path.name] = _without_timings(entry)
+    return found
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if not any(t in k for t in ("second", "time", "created"))}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def test_two_jobs_compute_the_same_surfaces_and_curvature_as_one(in_process, tmp_path, monkeypatch):
+    import shutil
+
+    import numpy as np
+
+    monkeypatch.setattr(processes, "available_cores", lambda: 2)
+    found = []
+    for j in (1, 2):
+        out = tmp_path / f"jobs{j}"
+        shutil.copytree(in_process[0] / "runs", out / "runs")
+        cfg = _config(out).replace(surface_methods=("vanilla", "bsam-inv"), surface_points_2d=3,
+                                   surface_points_1d=3, hessian_methods=("bsam-inv",),
+                                   density=False)
+        result = reproduce(cfg, quiet=True, stages=("train", "surface", "hessian"), jobs=j)
+        assert len(result.surfaces) == 2 and len(result.hessian) == 2
+        found.append(_surfaces_and_curvature(out))
+    one, two = found
+    assert one.keys() == two.keys() and len(one) == 2 * 3 + 2
+    for name in one:
+        if name.endswith(".h5"):
+            assert one[name].keys() == two[name].keys()
+            for k in one[name]:
+                nan = one[name][k].dtype.kind == "f"  # a region without samples is NaN
+                assert np.array_equal(one[name][k], two[name][k], equal_nan=nan), (name, k)
+        else:
+            assert one[name] == two[name], name
