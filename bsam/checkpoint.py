@@ -67,8 +67,10 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> Path
             f"Invalid checkpoint: missing keys {missing}; a checkpoint needs {list(_REQUIRED_KEYS)}"
         )
     checkpoint = {"format": CHECKPOINT_FORMAT, **checkpoint}
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        # through a file object the archive's records are named "archive/...", not after the
+        # random temporary name: the same checkpoint gives the same bytes (and file_hash)
+        torch.save(checkpoint, fh)
     return Path(path)
 
 

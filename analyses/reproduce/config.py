@@ -96,6 +96,11 @@ class ReproduceConfig:
         Memory budget of the exact Gauss-Newton values (Gram matrix ``J J^T / M``): every region
         of the Hessian stage whose Jacobian and Gram matrix fit gets exact lambda_max, lambda_min
         and trace (no stochastic error) instead of Lanczos + Hutch++; 0 turns it off.
+    exact_trace:
+        With the Gauss-Newton curvature, the regions too large for the Gram matrix get the
+        exact trace too (``J`` streamed in blocks, one pass of per-element gradients;
+        :func:`analyses.sharpness.gram.gauss_newton_trace`) instead of Hutch++; Lanczos still
+        gives their lambda_max. False restores Hutch++ there.
     sharpness_methods, sharpness_measures, sharpness_min_samples:
         The ``sharpness`` stage: per-bin sharpness profiles (:mod:`analyses.sharpness`) on the
         test split of every seed of these methods, with these measures (of
@@ -135,6 +140,7 @@ class ReproduceConfig:
     density_probes: int = 1
     density_steps: int = 32
     gram_max_bytes: int = 512 * 2**20
+    exact_trace: bool = True
     sharpness_methods: tuple[str, ...] = ("vanilla", "sqinv", "sam", "imbsam", "bsam")
     sharpness_measures: tuple[str, ...] = ("lambda_max", "trace", "average", "worst")
     sharpness_min_samples: int = 10

@@ -20,6 +20,7 @@ from analyses.reproduce import results as res
 from analyses.reproduce.config import ReproduceConfig
 from analyses.reproduce.hessian_tables import few_shot_means
 from analyses.reproduce.lock import output_lock
+from analyses.reproduce.paper import paper_tables
 from analyses.reproduce.processes import check_jobs
 from analyses.reproduce.report import claims_from_results, write_report
 from analyses.reproduce.stages import (
@@ -100,6 +101,7 @@ def _reproduce(
 ) -> ReproduceResult:
     out = cfg.out_dir
     write_json(out / "config.json", {"version": __version__, **cfg.to_dict()})
+    write_json(out / "recipe.json", cfg.recipe.to_dict())
     result = ReproduceResult(cfg, jobs=jobs)
     clock = time.perf_counter
 
@@ -149,14 +151,18 @@ def render(result: ReproduceResult) -> dict[str, Path]:
     claims = claims_from_results(mae_means, hessian_few, mae_std=mae_std, hessian_std=hessian_std)
     train_s = sum(float(o.metrics.get("train_seconds", math.nan)) for o in runs.values())
     r = cfg.recipe
+    paper = res.paper_dataset(cfg.data)
+    protocol = paper_tables()["protocol"]["depth" if paper == "NYUD2-DIR" else "age"]
+    rho = ", ".join(f"{m} {v:g}" for m, v in sorted(r.rho_by_method.items())) or "none given"
     setup = [
-        ("data", "AgeDB-DIR (real faces, 12,208 / 2,140 / 2,140)",
+        ("data", paper,
          f"{cfg.data} (same per-age counts)" if cfg.data.endswith("synth") else cfg.data),
-        ("model", "ResNet-18, 224×224", cfg.model),
+        ("model", protocol.split(",")[0].removeprefix("RnC protocol: "), cfg.model),
         ("hardware", "GPU", f"device {cfg.device!r} (CPU unless a GPU was found)"),
-        ("recipe", "the paper's (hundreds of epochs)",
-         f"{r.optimizer.upper()} lr {r.lr:g}, batch {r.batch_size}, {r.epochs} epochs, {r.schedule}, "
-         f"ρ {r.rho:g}, L1 descent loss; chosen on validation MAE"),
+        ("recipe", protocol,
+         f"{r.name}: {r.optimizer.upper()} lr {r.lr:g}, batch {r.batch_size}, {r.epochs} epochs, "
+         f"{r.schedule}, ρ ({rho}), {r.descent_loss.upper()} descent loss, best by validation "
+         f"{r.select.upper()}"),
         ("seeds", "3 runs (Table 8)",
          f"{list(cfg.seeds)} for {', '.join(cfg.multi_seed)}; the first seed for the others"),
         ("training time", "–", f"{train_s:.0f} s over {len(runs)} runs"),

@@ -43,6 +43,16 @@ def test_round_trip_rebuilds_the_model(tmp_path) -> None:
     assert torch.equal(rebuilt(x), model.eval()(x))
 
 
+def test_the_same_checkpoint_saves_to_the_same_bytes(tmp_path) -> None:
+    # torch.save names its zip records after the file it writes; through the random temporary
+    # name of the atomic write that would make every save's bytes (and file_hash) differ
+    torch.manual_seed(0)
+    ckpt = _ckpt(build_model("mlp", in_features=4, hidden=[3]))
+    a = save_checkpoint(tmp_path / "a" / "best.pt", ckpt)
+    b = save_checkpoint(tmp_path / "b" / "best.pt", ckpt)
+    assert a.read_bytes() == b.read_bytes() and file_hash(a) == file_hash(b)
+
+
 def test_failed_save_keeps_the_old_file(tmp_path) -> None:
     model = build_model("mlp", in_features=4, hidden=[3])
     path = save_checkpoint(tmp_path / "a.pt", _ckpt(model))
