@@ -100,7 +100,8 @@ class ReproduceConfig:
         With the Gauss-Newton curvature, the regions too large for the Gram matrix get the
         exact trace too (``J`` streamed in blocks, one pass of per-element gradients;
         :func:`analyses.sharpness.gram.gauss_newton_trace`) instead of Hutch++; Lanczos still
-        gives their lambda_max. False restores Hutch++ there.
+        gives their lambda_max. False (or ``gram_max_bytes=0``, which turns every exact value
+        off) restores Hutch++ there.
     sharpness_methods, sharpness_measures, sharpness_min_samples:
         The ``sharpness`` stage: per-bin sharpness profiles (:mod:`analyses.sharpness`) on the
         test split of every seed of these methods, with these measures (of

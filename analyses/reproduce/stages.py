@@ -240,7 +240,9 @@ def _hessian_settings(cfg: ReproduceConfig, split: str, seed: int) -> dict[str, 
         "density_steps": cfg.density_steps,
         # only when on, so that results made before the exact Gram values keep their key
         **({"gram_max_bytes": cfg.gram_max_bytes} if cfg.gram_max_bytes else {}),
-        **({"exact_trace": True} if cfg.exact_trace and cfg.curvature == "ggn" else {}),
+        # with the Gram values on (gram_max_bytes=0 keeps Lanczos + Hutch++ everywhere)
+        **({"exact_trace": True}
+           if cfg.exact_trace and cfg.curvature == "ggn" and cfg.gram_max_bytes else {}),
     }
 
 

@@ -202,8 +202,10 @@ def test_nyud2_dense_targets(tmp_path):
     _, yt = test[1]
     assert yt.shape == (228, 304) and torch.allclose(yt, torch.full_like(yt, 2.5))
     regions = fit_regions(train)
-    assert regions.counts.sum() == 3 * 114 * 152
-    assert regions.counts[20] == 114 * 152  # 2.0 m falls in bin [2.0, 2.1)
+    # counted as training counts them (DIR's TRAIN_BUCKET_NUM): every pixel of the 228x304 crop,
+    # before the resize of the training depth to 114x152
+    assert regions.counts.sum() == 3 * 228 * 304
+    assert regions.counts[20] == 228 * 304  # 2.0 m falls in bin [2.0, 2.1)
 
 
 def test_nyud2_train_flip_moves_depth_with_image(tmp_path):
