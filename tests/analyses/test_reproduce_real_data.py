@@ -49,12 +49,15 @@ def test_agedb_dir_quick_runs_every_stage_with_the_rnc_recipe(tmp_path, monkeypa
     _age_layout(root, "agedb.csv", "AgeDB", {s: _ages(rng, n, 101) for s, n in
                                              (("train", 80), ("val", 30), ("test", 40))})
     out = tmp_path / "out"
-    timings = _reproduce(out, "--data", "agedb-dir", "--root", str(root))
+    timings = _reproduce(out, "--data", "agedb-dir", "--root", str(root), "--methods", "sqinv,bsam",
+                         "--seeds", "0")
     assert {"train", "surface", "hessian", "sharpness", "report"} <= set(timings)
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["name"] == "rnc-agedb-quick" and recipe["schedule"] == "cosine-epoch"
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    assert any(r.startswith("bsam-s1-") for r in runs) and any(r.startswith("imbsam-") for r in runs)
+    assert any(r.startswith("bsam-s0-") for r in runs) and any(r.startswith("bsam-inv-") for r in runs)
+    surfaces = sorted(p.name for p in (out / "surfaces").glob("bsam-s0-*"))
+    assert [n.endswith(e) for n, e in zip(surfaces, ("-1d.h5", "-2d.h5", ".dirs.h5"))] == [True] * 3
     config = json.loads(next((out / "runs").glob("sqinv-s0-*/metrics.json")).read_text())["config"]
     assert (config["data"], config["data_kwargs"], config["lr"]) == ("agedb-dir", {"img_size": 32}, 0.2)
     report = (out / "report.md").read_text()
