@@ -181,13 +181,17 @@ def checkpoint_curvature_file(
         trace_max_matvecs = renamed_keys({"max_trace_hvps": max_trace_hvps})["trace_max_matvecs"]
     tol = 1e-3
     exact: dict[str, dict[str, Any]] = {}
-    if curvature == "ggn" and gram_max_bytes > 0:
-        exact = _exact_regions(checkpoint, split, region_names, loss=loss, root=root, device=device,
-                               batch_size=batch_size, tol=tol, max_bytes=gram_max_bytes)
     streamed: dict[str, dict[str, Any]] = {}
-    if curvature == "ggn" and exact_trace:
-        streamed = _streamed_regions(checkpoint, split, region_names, skip=exact, loss=loss,
-                                     root=root, device=device, batch_size=batch_size)
+    if curvature == "ggn" and (gram_max_bytes > 0 or exact_trace):
+        # one load of the model, the split and its region masks serves both exact paths
+        loaded, masks = _region_masks(checkpoint, split, region_names, root=root, device=device,
+                                      batch_size=batch_size)
+        if gram_max_bytes > 0:
+            exact = _exact_regions(loaded, masks, loss=loss, batch_size=batch_size, tol=tol,
+                                   max_bytes=gram_max_bytes)
+        if exact_trace:
+            streamed = {name: streamed_trace_entry(loaded.model, loaded.dataset, mask, loss=loss)
+                        for name, mask in masks.items() if name not in exact}
     metrics = ("lambda_max",) + (() if streamed else ("trace",)) + (("density",) if density else ())
     common = dict(split=split, root=root, device=device, loss=loss, curvature=curvature,
                   max_iter=lanczos_iters, trace_rel_se=trace_rel_se,
@@ -229,24 +233,11 @@ def _region_masks(checkpoint: str | os.PathLike, split: str, region_names: Seque
     return loaded, {n: masks[n] for n in names if bool(masks[n].any())}
 
 
-def _exact_regions(checkpoint: str | os.PathLike, split: str, region_names: Sequence[str] | None,
-                   **kwargs: Any) -> dict[str, dict[str, Any]]:
-    """:func:`gram_entry` of every non-empty region of ``split`` that fits in ``max_bytes``."""
-    loaded, masks = _region_masks(checkpoint, split, region_names, root=kwargs.pop("root"),
-                                  device=kwargs.pop("device"), batch_size=kwargs["batch_size"])
+def _exact_regions(loaded: Any, masks: dict[str, Any], **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """:func:`gram_entry` of every region in ``masks`` that fits in ``max_bytes``."""
     out = {}
     for name, mask in masks.items():
         entry = gram_entry(loaded.model, loaded.dataset, mask, **kwargs)
         if entry is not None:
             out[name] = entry
     return out
-
-
-def _streamed_regions(checkpoint: str | os.PathLike, split: str,
-                      region_names: Sequence[str] | None, *, skip: dict[str, Any], loss: str,
-                      root: str | None, device: str, batch_size: int) -> dict[str, dict[str, Any]]:
-    """:func:`streamed_trace_entry` of every non-empty region not in ``skip``."""
-    loaded, masks = _region_masks(checkpoint, split, region_names, root=root, device=device,
-                                  batch_size=batch_size)
-    return {name: streamed_trace_entry(loaded.model, loaded.dataset, mask, loss=loss)
-            for name, mask in masks.items() if name not in skip}
