@@ -19,6 +19,7 @@ continues where it was killed and reuses finished runs).
 Usage::
 
     python bench/bench_convergence.py --json bench/out/convergence.json --threads 2
+    python bench/bench_convergence.py --json bench/out/convergence.json --jobs 2  # 2 x 1 thread
     python bench/bench_convergence.py --quick --json /tmp/c.json     # tiny smoke run
 """
 
@@ -42,7 +43,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--factor", type=int, default=3, help="epochs of the long run / default's")
     p.add_argument("--tolerance", type=float, default=0.03)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (of each run with --jobs; default: torch's, or cores/jobs)")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in a process")
     p.add_argument("--out-dir", default="bench/out/convergence", help="run folders")
     p.add_argument("--quick", action="store_true", help="the quick reproduction's tiny recipe")
     return p.parse_args(argv)
@@ -55,34 +58,72 @@ def _best_val(folder: Path) -> dict[str, float]:
     return {"all": float(val["all"]["mae"]), "few": float(val["few"]["mae"])}
 
 
+def _cost(run) -> float:
+    """Relative cost of a run: epochs, twice for a two-pass (SAM-family) method."""
+    from bsam.train.config import METHODS
+
+    return run.epochs * (1 if METHODS[run.method].step == "plain" else 2)
+
+
+def _train_one(run, folder: Path) -> float:
+    """Train (or resume, or find finished) one run; its wall seconds here."""
+    from bsam.train import train
+
+    t = time.perf_counter()
+    train(run, out_dir=folder, quiet=True)
+    return time.perf_counter() - t
+
+
+def _train_all(runs: dict, jobs: int, threads: int | None) -> dict:
+    """``{key: seconds}`` of every run, one after the other or ``jobs`` at a time."""
+    if jobs == 1:
+        return {key: _train_one(run, folder) for key, (run, folder) in runs.items()}
+    from analyses.reproduce.processes import Task, run_tasks
+
+    tasks = [Task(f"{m}-{k or 'default'}", _train_one, (run, folder))
+             for (m, k), (run, folder) in runs.items()]
+    done = run_tasks(tasks, jobs=jobs, threads=threads)
+    return {(m, k): done[f"{m}-{k or 'default'}"] for (m, k) in runs}
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Train every default/long pair and return the comparison (see the module docstring)."""
     args = _parse(argv)
     if args.factor < 2:
         raise SystemExit(f"--factor {args.factor}: the long run needs at least 2x the epochs")
-    if args.threads:
+    if args.threads and args.jobs == 1:
         torch.set_num_threads(args.threads)
+    from analyses.reproduce.processes import check_jobs, job_threads
+
+    check_jobs(args.jobs)
     from analyses.reproduce.cache import stage_key
     from analyses.reproduce.config import ReproduceConfig, RunSpec
     from analyses.reproduce.stages import train_config
-    from bsam.train import train
+    from bsam.train import TrainConfig
 
     cfg = ReproduceConfig.quick_config() if args.quick else ReproduceConfig()
     out_dir = Path(args.out_dir)
-    rows: dict[str, dict] = {}
-    for method in [m for m in args.methods.split(",") if m]:
+    methods = [m for m in args.methods.split(",") if m]
+    runs: dict[tuple[str, str], tuple[TrainConfig, Path]] = {}
+    for method in methods:
         base = train_config(cfg, RunSpec(method, method, args.seed))
         long = base.__class__(**{**base.to_dict(), "epochs": base.epochs * args.factor})
-        entry: dict = {"epochs": base.epochs, "long_epochs": long.epochs}
-        t = time.perf_counter()
         for key, run in (("", base), ("long_", long)):
             key_fields = {k: v for k, v in run.resolve().to_dict().items() if k != "device"}
             folder = out_dir / f"{method}-s{args.seed}-e{run.epochs}-{stage_key(key_fields)[:8]}"
-            train(run, out_dir=folder, quiet=True)
-            best = _best_val(folder)
+            runs[(method, key)] = (run, folder)
+    # longest first, so that the last of N parallel runs is a short one
+    order = sorted(runs, key=lambda k: -_cost(runs[k][0]))
+    seconds = _train_all({k: runs[k] for k in order}, args.jobs, args.threads)
+    rows: dict[str, dict] = {}
+    for method in methods:
+        entry: dict = {"epochs": runs[(method, "")][0].epochs,
+                       "long_epochs": runs[(method, "long_")][0].epochs}
+        for key in ("", "long_"):
+            best = _best_val(runs[(method, key)][1])
             entry[f"{key}val_mae"] = best["all"]
             entry[f"{key}val_mae_few"] = best["few"]
-        entry["seconds"] = round(time.perf_counter() - t, 1)
+        entry["seconds"] = round(seconds[(method, "")] + seconds[(method, "long_")], 1)
         entry["ratio"] = entry["val_mae"] / entry["long_val_mae"]
         entry["within"] = bool(entry["ratio"] <= 1 + args.tolerance)
         rows[method] = entry
@@ -93,7 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
         "tolerance": args.tolerance,
         "all_within": all(r["within"] for r in rows.values()),
         "seed": args.seed,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads() if args.jobs == 1 else args.threads or job_threads(args.jobs),
+        "jobs": args.jobs,
         "data": cfg.data,
         "quick": args.quick,
     }

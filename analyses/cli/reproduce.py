@@ -18,6 +18,18 @@ def _csv(text: str) -> tuple[str, ...]:
     return csv_list(text)
 
 
+def _jobs(text: str) -> int | str:
+    """``--jobs``: ``auto`` or a whole number >= 1."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)  # < 1 is refused with the library's message (check_jobs)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid --jobs {text!r}: give a whole number >= 1 or auto (e.g. --jobs 2)"
+        ) from None
+
+
 def _ints(text: str) -> tuple[int, ...]:
     """Seeds of ``--seeds``: at least one whole number >= 0, none twice."""
     try:
@@ -88,9 +100,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     p.add_argument(
         "--jobs",
-        type=int,
-        default=1,
-        help="train up to N runs side by side, each in its own process with cores/N threads",
+        type=_jobs,
+        default="auto",
+        help="train up to N runs (then surfaces, curvature and sharpness profiles) side by side, "
+        "each in its own process with cores/N threads; auto (default): one per core on the "
+        "CPU, 1 on a GPU",
     )
     p.add_argument(
         "--list-runs",
@@ -137,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if args.jobs == "auto":
+        from analyses.reproduce.processes import auto_jobs
+
+        args.jobs = auto_jobs(cfg.device)
     if args.list_runs or args.run or args.json:
         return _farm(args, cfg)
     stages = args.stages or STAGES

@@ -81,9 +81,11 @@ class ReproduceConfig:
     surface_methods, surface_points_2d, surface_points_1d, surface_span:
         Methods whose first-seed model gets a 2D (``n x n``) and a 1D surface over
         ``[-span, span]`` in filter-normalized random directions, on the test split.
-    hessian_methods, hessian_regions, lanczos_iters, trace_rel_se, trace_max_matvecs:
-        Methods whose models (every seed) get lambda_max and the trace (Tr(G) of the Gauss-Newton J^T J / M by default) per region on the test split
-        and on the few-shot training samples; the Lanczos budget, the trace's target relative
+    hessian_methods, hessian_region_methods, hessian_regions, lanczos_iters, trace_rel_se, trace_max_matvecs:
+        Methods whose models (every seed) get lambda_max and the trace (Tr(G) of the
+        Gauss-Newton J^T J / M by default) of the few-shot region, on the test split and on the
+        few-shot training samples; the first-seed model of each ``hessian_region_methods``
+        method (of these) also gets every region of ``hessian_regions`` on the test split; the Lanczos budget, the trace's target relative
         standard error and its budget of matrix-vector products (``max_trace_hvps`` is the old,
         deprecated name, still accepted by the constructor, :meth:`replace` and
         :meth:`from_dict`, and readable as an attribute).
@@ -123,14 +125,15 @@ class ReproduceConfig:
     recipe: Recipe | None = None
     methods: tuple[str, ...] = ("vanilla", "sqinv", "sam", "imbsam", "bsam")
     seeds: tuple[int, ...] = (0, 1, 2)
-    multi_seed: tuple[str, ...] = ("sqinv", "bsam")
+    multi_seed: tuple[str, ...] = ("vanilla", "sqinv", "sam", "imbsam", "bsam")
     tables_5_7: bool = True
     ablation_rho: bool = False
     surface_methods: tuple[str, ...] = ("vanilla", "sqinv", "bsam")
     surface_points_2d: int = 21
     surface_points_1d: int = 41
     surface_span: float = 1.0
-    hessian_methods: tuple[str, ...] = ("sqinv", "bsam")
+    hessian_methods: tuple[str, ...] = ("vanilla", "sqinv", "sam", "imbsam", "bsam")
+    hessian_region_methods: tuple[str, ...] = ("sqinv", "bsam")
     hessian_regions: tuple[str, ...] = ("all", "many", "medium", "few")
     hessian_loss: str = "l1"
     curvature: str = "ggn"
@@ -188,6 +191,7 @@ class ReproduceConfig:
             "multi_seed",
             "surface_methods",
             "hessian_methods",
+            "hessian_region_methods",
             "hessian_regions",
             "sharpness_methods",
             "sharpness_measures",
@@ -202,12 +206,15 @@ class ReproduceConfig:
 
         The recipe is the data set's default recipe's :meth:`~bsam.recipes.Recipe.quick` variant
         (``synth``: 1 epoch on 600 samples per split, thresholds many 5 / few 2 so that every
-        region keeps samples) unless ``recipe`` is given.
+        region keeps samples) unless ``recipe`` is given; seeds 0 and 1, both for SQINV and
+        BSAM only.
         """
         data = overrides.get("data", "agedb-synth")
         base = {
             "recipe": get_recipe(default_recipe(data)).quick(),
             "seeds": (0, 1),
+            # two methods on both seeds (the seed loops and the spread), the others on one
+            "multi_seed": ("sqinv", "bsam"),
             "surface_points_2d": 5,
             "surface_points_1d": 7,
             "lanczos_iters": 6,

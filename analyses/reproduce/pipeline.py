@@ -72,9 +72,10 @@ def reproduce(
 ) -> ReproduceResult:
     """Run the reproduction described by ``cfg`` into ``cfg.out`` (resuming what is there).
 
-    ``jobs`` training runs (then surfaces, then Hessian results) are computed side by side,
-    each in its own process with its share of the cores (:mod:`analyses.reproduce.jobs`); the
-    files written do not depend on it. The per-sample stages (surface, hessian, sharpness) are skipped, with the reason in
+    ``jobs`` training runs (then surfaces, Hessian results and sharpness profiles) are computed
+    side by side, each in its own process with its share of the cores
+    (:mod:`analyses.reproduce.jobs`); the files written do not depend on it (``bsam
+    reproduce`` passes ``--jobs auto``: :func:`~analyses.reproduce.processes.auto_jobs`). The per-sample stages (surface, hessian, sharpness) are skipped, with the reason in
     :attr:`ReproduceResult.skipped`, for dense targets
     (:func:`~analyses.reproduce.stages.skipped_stages`).
 
@@ -125,7 +126,7 @@ def _reproduce(
         from analyses.reproduce.sharpness_stage import sharpness_stage
 
         t = clock()
-        result.sharpness = sharpness_stage(cfg, result.runs, quiet=quiet)
+        result.sharpness = sharpness_stage(cfg, result.runs, quiet=quiet, jobs=jobs)
         result.timings["sharpness"] = clock() - t
     if "report" in stages:
         t = clock()
@@ -148,7 +149,8 @@ def render(result: ReproduceResult) -> dict[str, Path]:
     mae_std = {m: {r: v[1] for r, v in cells.items()} for m, cells in stats.items()}
     hessian_few = few_shot_means(cfg, result.hessian) if result.hessian else None
     hessian_std = few_shot_means(cfg, result.hessian, std=True) if result.hessian else None
-    claims = claims_from_results(mae_means, hessian_few, mae_std=mae_std, hessian_std=hessian_std)
+    claims = claims_from_results(mae_means, hessian_few, mae_std=mae_std, hessian_std=hessian_std,
+                                 seeds={m: len(res.runs_of(runs, m)) for m in names})
     train_s = sum(float(o.metrics.get("train_seconds", math.nan)) for o in runs.values())
     r = cfg.recipe
     paper = res.paper_dataset(cfg.data)
@@ -163,11 +165,12 @@ def render(result: ReproduceResult) -> dict[str, Path]:
          f"{r.name}: {r.optimizer.upper()} lr {r.lr:g}, batch {r.batch_size}, {r.epochs} epochs, "
          f"{r.schedule}, ρ ({rho}), {r.descent_loss.upper()} descent loss, best by validation "
          f"{r.select.upper()}"),
-        ("seeds", "3 runs (Table 8)",
-         f"{list(cfg.seeds)} for {', '.join(cfg.multi_seed)}; the first seed for the others"),
-        ("training time", "–", f"{train_s:.0f} s over {len(runs)} runs"),
+        ("seeds", "3 runs (Table 8)", _seeds_row(cfg)),
+        ("training time", "–", _training_time(result, train_s)),
     ]
     notes = ["Quick mode: tiny settings for tests; these numbers mean nothing."] if cfg.quick else []
+    if r.notes:
+        notes.append(f"Recipe `{r.name}`: {r.notes}.")
     if result.skipped:
         notes.append(f"Loss surfaces, Hessian metrics and sharpness profiles: "
                      f"{next(iter(result.skipped.values()))}.")
@@ -179,6 +182,28 @@ def render(result: ReproduceResult) -> dict[str, Path]:
             if path.suffix in (".png", ".md"):
                 artefacts[f"{folder}/{path.stem}"] = path
     return artefacts
+
+
+def _training_time(result: ReproduceResult, train_s: float) -> str:
+    """The report's training-time row: the runs' seconds summed, and the stage's wall time
+    when the runs trained side by side."""
+    text = f"{train_s:.0f} s over {len(result.runs)} runs"
+    wall = result.timings.get("train")
+    if result.jobs > 1 and wall is not None:
+        text += f" (summed; {result.jobs} at a time: {wall:.0f} s wall)"
+    return text
+
+
+def _seeds_row(cfg: ReproduceConfig) -> str:
+    """The report's seeds row: which methods get every seed and which one (n = 1)."""
+    many = [m for m in cfg.methods if m in cfg.multi_seed]
+    one = [m for m in cfg.methods if m not in cfg.multi_seed]
+    if cfg.tables_5_7:
+        one += ["bsam-vanilla-descent", "bsam-inv"]
+    text = f"{list(cfg.seeds)} for {', '.join(many)}" if many else ""
+    if one and len(cfg.seeds) > 1:
+        text += ("; " if text else "") + f"the first seed only (n = 1) for {', '.join(one)}"
+    return text or f"{list(cfg.seeds)}"
 
 
 def summary(result: ReproduceResult) -> dict[str, Any]:

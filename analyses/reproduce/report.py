@@ -91,13 +91,15 @@ def claims_from_results(
     *,
     mae_std: Mapping[str, Mapping[str, float]] | None = None,
     hessian_std: Mapping[str, Mapping[str, float]] | None = None,
+    seeds: Mapping[str, int] | None = None,
 ) -> list[Claim]:
     """Check the paper's headline claims against our means.
 
     ``mae[method][region]`` is our mean test MAE; ``hessian_few[method][metric]`` our mean few-shot
     lambda_max / trace (training samples), when computed. With the standard deviations over seeds
-    (``mae_std``, ``hessian_std``), a claim whose difference is smaller than their combined spread
-    is marked as such.
+    (``mae_std``, ``hessian_std``), each of our numbers reads "mean ± std", and a claim whose
+    difference is smaller than their combined spread is marked as such; with ``seeds`` (models
+    per method) each also says over how many seeds, ``n = 1`` where there is no spread.
     """
     claims: list[Claim] = []
     p = PAPER["mae"]
@@ -105,11 +107,23 @@ def claims_from_results(
     def get(method: str, region: str) -> float:
         return float(mae.get(method, {}).get(region, math.nan))
 
+    def ours(method: str, value: float, spread: Mapping[str, Mapping[str, float]] | None,
+             key: str, fmt: str = ".2f") -> str:
+        """``mean ± std (n = k)`` of one of our cells, as far as the spread and count are known."""
+        std = float((spread or {}).get(method, {}).get(key, math.nan))
+        text = format_cell((value, std), fmt)
+        n = (seeds or {}).get(method)
+        return f"{text} (n = {n})" if n is not None and math.isfinite(value) else text
+
+    def pair(a: str, b: str, region: str) -> str:
+        return f"{ours(a, get(a, region), mae_std, region)} vs {ours(b, get(b, region), mae_std, region)}"
+
     v_few, v_many = get("vanilla", "few"), get("vanilla", "many")
     r = _ratio(v_few, v_many)
     claims.append(Claim(
         "Vanilla training is much worse on few-shot than on many-shot ages (few/many MAE ratio ≥ 1.5)",
-        f"{format_cell(r, '.2f')} ({format_cell(v_few, '.2f')} vs {format_cell(v_many, '.2f')})",
+        f"{format_cell(r, '.2f')} ({ours('vanilla', v_few, mae_std, 'few')} vs "
+        f"{ours('vanilla', v_many, mae_std, 'many')})",
         f"{p['vanilla']['few'] / p['vanilla']['many']:.2f} ({p['vanilla']['few']} vs {p['vanilla']['many']})",
         None if math.isnan(r) else r >= 1.5,
     ))
@@ -117,29 +131,31 @@ def claims_from_results(
         a, b = get(method, "few"), get(other, "few")
         claims.append(Claim(
             f"{method.upper()} lowers few-shot MAE compared with {other.upper()}",
-            f"{format_cell(a, '.2f')} vs {format_cell(b, '.2f')}",
+            pair(method, other, "few"),
             f"{p[method]['few']} vs {p[other]['few']}",
             None if math.isnan(a - b) else a < b,
             _noise(mae_std, (method, "few"), (other, "few"), a - b),
         ))
     a, b = get("bsam", "all"), get("sqinv", "all")
-    claims.append(Claim("BSAM lowers overall MAE compared with SQINV", f"{format_cell(a, '.2f')} vs {format_cell(b, '.2f')}",
+    claims.append(Claim("BSAM lowers overall MAE compared with SQINV", pair("bsam", "sqinv", "all"),
                         f"{p['bsam']['all']} vs {p['sqinv']['all']}", None if math.isnan(a - b) else a < b,
                         _noise(mae_std, ("bsam", "all"), ("sqinv", "all"), a - b)))
     best = [(get(m, "all"), m) for m in ("sam", "imbsam", "bsam")]
     if all(math.isfinite(v) for v, _ in best):
-        winner = min(best)[1]
+        (low, winner), (second, runner_up) = sorted(best)[:2]
         claims.append(Claim("Among SQINV+SAM, +ImbSAM and +BSAM, BSAM has the lowest overall MAE",
-                            ", ".join(f"{m} {format_cell(v, '.2f')}" for v, m in best),
+                            ", ".join(f"{m} {ours(m, v, mae_std, 'all')}" for v, m in best),
                             f"sam {p['sam']['all']}, imbsam {p['imbsam']['all']}, bsam {p['bsam']['all']}",
-                            winner == "bsam"))
+                            winner == "bsam",
+                            _noise(mae_std, (winner, "all"), (runner_up, "all"), low - second)))
     if hessian_few:
         t8 = PAPER["table8"]
         for metric, name in (("lambda_max", "λ_max"), ("trace", "trace")):
             a = float(hessian_few.get("bsam", {}).get(metric, math.nan))
             b = float(hessian_few.get("sqinv", {}).get(metric, math.nan))
             claims.append(Claim(f"BSAM has a flatter few-shot region than SQINV ({name} smaller)",
-                                f"{format_cell(a, '.3g')} vs {format_cell(b, '.3g')}",
+                                f"{ours('bsam', a, hessian_std, metric, '.3g')} vs "
+                                f"{ours('sqinv', b, hessian_std, metric, '.3g')}",
                                 f"{t8['bsam'][metric]} vs {t8['sqinv'][metric]}",
                                 None if math.isnan(a - b) else a < b,
                                 _noise(hessian_std, ("bsam", metric), ("sqinv", metric), a - b)))

@@ -52,9 +52,16 @@ def sharpness_path(cfg: ReproduceConfig, run: RunOutput) -> Path:
 
 
 def sharpness_stage(
-    cfg: ReproduceConfig, runs: dict[tuple[str, int], RunOutput], *, quiet: bool = False
+    cfg: ReproduceConfig,
+    runs: dict[tuple[str, int], RunOutput],
+    *,
+    quiet: bool = False,
+    jobs: int = 1,
 ) -> dict[tuple[str, int], Path]:
     """Per-bin sharpness profile (test split, with the gap) of every run of the compared methods.
+
+    With ``jobs > 1`` up to ``jobs`` models are profiled at once, each in its own process
+    (:func:`analyses.reproduce.processes.run_tasks`); the files do not depend on ``jobs``.
 
     Returns
     -------
@@ -62,30 +69,34 @@ def sharpness_stage(
         ``{(method, seed): profile JSON}`` (:func:`analyses.sharpness.save_profiles` layout:
         ``{"profiles": [one profile], "balance": ...}``).
     """
+    from analyses.reproduce.stages import _run_each
+
+    work = [(key, run) for key, run in sorted(runs.items()) if key[0] in cfg.sharpness_methods]
+    _run_each(jobs, [(f"sharpness of {run.out_dir.name}", _profile_of, (cfg, run, quiet))
+                     for _, run in work])
+    return {key: sharpness_path(cfg, run) for key, run in work}
+
+
+def _profile_of(cfg: ReproduceConfig, run: RunOutput, quiet: bool) -> None:
+    """One model's profile (skipped when its manifest says it is done)."""
     from analyses.sharpness import checkpoint_profiles, save_profiles
 
     cache = StageCache(cfg.out_dir)
     settings = sharpness_settings(cfg)
-    out: dict[tuple[str, int], Path] = {}
-    for (name, seed), run in sorted(runs.items()):
-        if name not in cfg.sharpness_methods:
-            continue
-        path = sharpness_path(cfg, run)
-        inputs = {"run": run.out_dir.name, "checkpoint": run.checkpoint_hash, **settings}
-        stage = f"sharpness/{path.stem}"
-        if not cache.is_done(stage, inputs):
-            log.info("[sharpness] %s seed %d", name, seed)
-            result = checkpoint_profiles(
-                [run.checkpoint],
-                split="test",
-                root=cfg.root,
-                device=cfg.device,
-                gap=True,
-                quiet=quiet,
-                **settings,
-            )
-            csv_path = path.with_suffix(".csv")
-            save_profiles(result, path, csv_path=csv_path)
-            cache.mark_done(stage, inputs, [path, csv_path])
-        out[(name, seed)] = path
-    return out
+    path = sharpness_path(cfg, run)
+    inputs = {"run": run.out_dir.name, "checkpoint": run.checkpoint_hash, **settings}
+    stage = f"sharpness/{path.stem}"
+    if not cache.is_done(stage, inputs):
+        log.info("[sharpness] %s seed %d", run.spec.name, run.spec.seed)
+        result = checkpoint_profiles(
+            [run.checkpoint],
+            split="test",
+            root=cfg.root,
+            device=cfg.device,
+            gap=True,
+            quiet=quiet,
+            **settings,
+        )
+        csv_path = path.with_suffix(".csv")
+        save_profiles(result, path, csv_path=csv_path)
+        cache.mark_done(stage, inputs, [path, csv_path])

@@ -93,6 +93,7 @@ def train_config(cfg: ReproduceConfig, spec: RunSpec) -> TrainConfig:
         "schedule": r.schedule,
         "lr_min_factor": r.lr_min_factor,
         "select": r.select,
+        "channels_last": r.channels_last,
         "seed": spec.seed,
         "device": cfg.device,
     }
@@ -218,14 +219,18 @@ def _run_each(jobs: int, calls: list[tuple[str, Any, tuple]]) -> None:
 # -- Hessian --------------------------------------------------------------------------------------
 def hessian_path(cfg: ReproduceConfig, run: RunOutput, split: str) -> Path:
     """``<out>/hessian/<run>-<split>-<hash>.json``."""
-    key = stage_key(_hashed(_hessian_settings(cfg, split, run.spec.seed)))[:8]
+    key = stage_key(_hashed(_hessian_settings(cfg, split, run.spec.seed, run.spec.name)))[:8]
     return cfg.out_dir / "hessian" / f"{run.out_dir.name}-{split}-{key}.json"
 
 
-def _hessian_settings(cfg: ReproduceConfig, split: str, seed: int) -> dict[str, Any]:
+def _hessian_settings(
+    cfg: ReproduceConfig, split: str, seed: int, method: str = "bsam"
+) -> dict[str, Any]:
     # Table 8's few-shot region for every seed (train and test samples); the larger regions
-    # (every test sample, many-shot) cost up to 15x more per product, so the first seed only.
-    first = seed == cfg.seeds[0]
+    # (every test sample, many-shot) cost up to 15x more per product, so the first seed of the
+    # region methods only. ``method`` defaults to one of the default region methods, so that
+    # callers from before ``hessian_region_methods`` get the settings they got.
+    first = seed == cfg.seeds[0] and method in cfg.hessian_region_methods
     regions = list(cfg.hessian_regions) if split == "test" and first else ["few"]
     return {
         "split": split,
@@ -264,9 +269,10 @@ def hessian_stage(
 ) -> dict[tuple[str, int, str], Path]:
     """lambda_max and the trace per region for the Hessian methods' models.
 
-    For every seed: the few-shot *training* samples (what the paper's Table 8 most plausibly
-    reports) and the few-shot test samples. For the first seed also every other region of
-    ``cfg.hessian_regions`` on the test split, with the spectral density. With ``jobs > 1`` up
+    For every seed of ``cfg.hessian_methods``: the few-shot *training* samples (what the paper's
+    Table 8 most plausibly reports) and the few-shot test samples. For the first seed of
+    ``cfg.hessian_region_methods`` also every other region of ``cfg.hessian_regions`` on the
+    test split, with the spectral density. With ``jobs > 1`` up
     to ``jobs`` of these (model, split) results are computed at once, each in its own process.
     Returns ``{(method, seed, split): json}``.
     """
@@ -283,7 +289,7 @@ def _hessian_of(cfg: ReproduceConfig, run: RunOutput, split: str, quiet: bool) -
 
     cache = StageCache(cfg.out_dir)
     path = hessian_path(cfg, run, split)
-    settings = _hessian_settings(cfg, split, run.spec.seed)
+    settings = _hessian_settings(cfg, split, run.spec.seed, run.spec.name)
     inputs = {"run": run.out_dir.name, "checkpoint": run.checkpoint_hash, **_hashed(settings)}
     stage = f"hessian/{path.stem}"
     if not cache.is_done(stage, inputs):

@@ -162,6 +162,9 @@ class SynthAgeDataset(RegressionDataset):
     limit : int, optional
         Keep only the first ``limit`` samples of each split (tests and previews; the counts then
         no longer follow the benchmark).
+    img_size : int, optional
+        The rendered side in pixels: another name of ``size``, the name the real data sets and
+        :attr:`bsam.recipes.Recipe.img_size` use (giving both with different values is an error).
     **render_kwargs
         Fields of :class:`~bsam.data.render.RenderParams` (``size``, ``label_noise``, ...).
 
@@ -185,10 +188,17 @@ class SynthAgeDataset(RegressionDataset):
         use_cache: bool = True,
         progress: bool = False,
         limit: int | None = None,
+        img_size: int | None = None,
         **render_kwargs,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"Invalid split {split!r}; use one of {', '.join(SPLITS)}.")
+        if img_size is not None:
+            if render_kwargs.setdefault("size", img_size) != img_size:
+                raise ValueError(
+                    f"Conflicting sizes for {profile}-synth: img_size={img_size!r} and "
+                    f"size={render_kwargs['size']!r}; give one of them."
+                )
         fields = {f.name for f in dataclasses.fields(RenderParams)}
         unknown = sorted(set(render_kwargs) - fields)
         if unknown:

@@ -34,3 +34,24 @@ def test_missing_numbers_are_not_measured(tmp_path):
                         sections=[Section("S", "text", ["| x |"], ["figures/f.png"])], claims=claims)
     text = path.read_text()
     assert text.startswith("# T") and "## S" in text and "![f](figures/f.png)" in text
+
+
+def test_claims_carry_their_seed_spread():
+    """Each of our numbers reads mean ± std (n = seeds); one seed says n = 1 and has no ±."""
+    std = {m: {"all": 0.2, "few": 0.5, "many": 0.1} for m in ("sqinv", "bsam", "sam", "imbsam")}
+    claims = claims_from_results(
+        MAE, {"sqinv": {"lambda_max": 5.0, "trace": 9.0}, "bsam": {"lambda_max": 6.0, "trace": 8.0}},
+        mae_std=std, hessian_std={"sqinv": {"lambda_max": 1.5}, "bsam": {"lambda_max": 0.5}},
+        seeds={"vanilla": 1, "sqinv": 3, "sam": 3, "imbsam": 3, "bsam": 3},
+    )
+    by = {c.text.split(" (")[0] if "flatter" not in c.text else c.text: c for c in claims}
+    assert by["Vanilla training is much worse on few-shot than on many-shot ages"].ours == \
+        "3.00 (21.00 (n = 1) vs 7.00 (n = 1))"
+    assert by["BSAM lowers few-shot MAE compared with SQINV"].ours == \
+        "18.40 ± 0.50 (n = 3) vs 18.50 ± 0.50 (n = 3)"
+    best = by["Among SQINV+SAM, +ImbSAM and +BSAM, BSAM has the lowest overall MAE"]
+    assert best.ours == "sam 9.20 ± 0.20 (n = 3), imbsam 9.00 ± 0.20 (n = 3), bsam 9.20 ± 0.20 (n = 3)"
+    # ImbSAM leads SAM and BSAM by 0.2, within their combined spread sqrt(0.2² + 0.2²)
+    assert best.agrees is False and best.within_noise
+    lam = by["BSAM has a flatter few-shot region than SQINV (λ_max smaller)"]
+    assert lam.ours == "6 ± 0.5 (n = 3) vs 5 ± 1.5 (n = 3)" and lam.within_noise

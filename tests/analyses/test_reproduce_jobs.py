@@ -172,6 +172,11 @@ def _surfaces_and_curvature(out) -> dict[str, object]:
         entry = json.loads(path.read_text())
         entry["provenance"]["data"].pop("checkpoint")  # its path, under out (its hash stays)
         found[path.name] = _without_timings(entry)
+    for path in sorted((out / "sharpness").glob("*.json")):
+        entry = json.loads(path.read_text())
+        for profile in entry["profiles"]:
+            profile["provenance"]["data"].pop("checkpoint", None)  # its path, under out
+        found[path.name] = _without_timings(entry)
     return found
 
 
@@ -183,7 +188,8 @@ def _without_timings(value):
     return value
 
 
-def test_two_jobs_compute_the_same_surfaces_and_curvature_as_one(in_process, tmp_path, monkeypatch):
+def test_two_jobs_compute_the_same_surfaces_curvature_and_profiles_as_one(in_process, tmp_path,
+                                                                         monkeypatch):
     import shutil
 
     import numpy as np
@@ -195,12 +201,14 @@ def test_two_jobs_compute_the_same_surfaces_and_curvature_as_one(in_process, tmp
         shutil.copytree(in_process[0] / "runs", out / "runs")
         cfg = _config(out).replace(surface_methods=("vanilla", "bsam-inv"), surface_points_2d=3,
                                    surface_points_1d=3, hessian_methods=("bsam-inv",),
-                                   density=False)
-        result = reproduce(cfg, quiet=True, stages=("train", "surface", "hessian"), jobs=j)
-        assert len(result.surfaces) == 2 and len(result.hessian) == 2
+                                   density=False, sharpness_methods=("vanilla", "bsam-inv"),
+                                   sharpness_measures=("lambda_max", "average"))
+        result = reproduce(cfg, quiet=True, stages=("train", "surface", "hessian", "sharpness"),
+                           jobs=j)
+        assert len(result.surfaces) == 2 and len(result.hessian) == 2 and len(result.sharpness) == 2
         found.append(_surfaces_and_curvature(out))
     one, two = found
-    assert one.keys() == two.keys() and len(one) == 2 * 3 + 2
+    assert one.keys() == two.keys() and len(one) == 2 * 3 + 2 + 2
     for name in one:
         if name.endswith(".h5"):
             assert one[name].keys() == two[name].keys()
@@ -209,3 +217,28 @@ def test_two_jobs_compute_the_same_surfaces_and_curvature_as_one(in_process, tmp
                 assert np.array_equal(one[name][k], two[name][k], equal_nan=nan), (name, k)
         else:
             assert one[name] == two[name], name
+
+
+def test_auto_jobs_is_one_per_core_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(processes, "available_cores", lambda: 6)
+    assert processes.auto_jobs("cpu") == 6 and processes.auto_jobs("cpu", cores=1) == 1
+    assert processes.auto_jobs("auto") == (1 if torch.cuda.is_available() else 6)
+
+
+def test_the_cli_resolves_jobs_auto_and_refuses_text(tmp_path, capsys, monkeypatch):
+    from analyses.reproduce import farm
+
+    seen = {}
+
+    def fake(cfg, names, *, jobs, quiet):
+        seen["jobs"] = jobs
+        return {}
+
+    monkeypatch.setattr(processes, "available_cores", lambda: 3)
+    monkeypatch.setattr(farm, "train_selected", fake)
+    assert main(["reproduce", *FLAGS, "--device", "cpu", "--out", str(tmp_path),
+                 "--run", "vanilla-s0"]) == 0
+    assert seen["jobs"] == 3  # the default is auto: one per core
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "--jobs", "many"])
+    assert "invalid --jobs 'many'" in capsys.readouterr().err

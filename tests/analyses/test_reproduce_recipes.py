@@ -31,15 +31,20 @@ def _pre_recipe_train_config(cfg: ReproduceConfig, spec: RunSpec) -> TrainConfig
     return TrainConfig(**fields)
 
 
+_OLD = get_recipe("synth-32px")
+
+
 @pytest.mark.parametrize(
     "cfg",
-    [ReproduceConfig(), ReproduceConfig(ablation_rho=True), ReproduceConfig.quick_config()],
+    [ReproduceConfig(recipe=_OLD), ReproduceConfig(recipe=_OLD, ablation_rho=True),
+     ReproduceConfig.quick_config(recipe=_OLD.quick())],
     ids=["default", "ablation", "quick"],
 )
-def test_default_runs_resolve_and_hash_as_before_recipes(cfg):
+def test_earlier_default_runs_resolve_and_hash_as_before_recipes(cfg):
+    """The recipe of that time (``synth-32px``) still gives the run folders of then."""
     from analyses.reproduce.cache import stage_key
 
-    assert cfg.recipe.name in ("synth", "synth-quick")
+    assert cfg.recipe.name in ("synth-32px", "synth-32px-quick")
     for spec in plan_runs(cfg):
         before = _pre_recipe_train_config(cfg, spec).resolve().to_dict()
         after = train_config(cfg, spec).resolve().to_dict()
@@ -52,8 +57,20 @@ def test_default_runs_resolve_and_hash_as_before_recipes(cfg):
 def test_default_run_folder_names_measured_before_recipes():
     """Folder names written down before the change (methods whose resolution no one else
     changed since: the plain ones)."""
-    names = {run_dir(ReproduceConfig(), s).name for s in plan_runs(ReproduceConfig())}
+    cfg = ReproduceConfig(recipe=_OLD)
+    names = {run_dir(cfg, s).name for s in plan_runs(cfg)}
     assert {"vanilla-s0-06078bbf", "sqinv-s0-60dce928", "sqinv-s1-d7f7bd7c"} <= names
+
+
+def test_the_default_recipe_trains_at_16_px_in_channels_last():
+    """The default runs: the 16 px faces, 24 epochs, channels_last, three seeds of each method."""
+    cfg = ReproduceConfig()
+    specs = plan_runs(cfg)
+    assert {(s.name, s.seed) for s in specs if s.purpose == "main"} == {
+        (m, seed) for m in ("vanilla", "sqinv", "sam", "imbsam", "bsam") for seed in (0, 1, 2)}
+    assert len(specs) == 17  # and the Table 5 and Table 7 variants, first seed only
+    run = train_config(cfg, specs[0])
+    assert (run.data_kwargs, run.epochs, run.channels_last) == ({"img_size": 16}, 24, True)
 
 
 def test_rnc_run_config_comes_from_the_recipe():
@@ -97,7 +114,7 @@ def test_old_recipe_name_and_config_json_still_work():
            "recipe": {"epochs": 12, "lr": 0.05, "batch_size": 128, "optimizer": "sgd",
                       "weight_decay": 0.0005, "schedule": "cosine", "rho": 0.2},
            "version": "0.1.0"}  # fmt: skip
-    assert ReproduceConfig.from_dict(old) == ReproduceConfig()
+    assert ReproduceConfig.from_dict(old) == ReproduceConfig(recipe=_OLD)
     again = ReproduceConfig.from_dict(json.loads(json.dumps(ReproduceConfig.quick_config().to_dict())))
     assert again == ReproduceConfig.quick_config()
     stored = json.loads(json.dumps(ReproduceConfig().to_dict()))["recipe"]

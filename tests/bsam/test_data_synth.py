@@ -190,3 +190,14 @@ def test_full_generation_counts_and_pixels(agedb_synth_full):  # noqa: F811
         assert (flat.std(1) > 5).all()
     ds = get_dataset("agedb-synth", "train", cache_dir=agedb_synth_full)
     assert fit_regions(ds).summary() == {"many": 51, "medium": 16, "few": 33, "empty": 2}
+
+
+def test_img_size_is_the_rendered_side(tmp_path):
+    """``img_size`` (the recipes' name) renders at that side, exactly as ``size`` does."""
+    by_alias = get_dataset("agedb-synth", "val", cache_dir=tmp_path, limit=LIMIT, img_size=8)
+    by_size = get_dataset("agedb-synth", "val", cache_dir=tmp_path, limit=LIMIT, size=8)
+    assert by_alias.images.shape[-2:] == (8, 8) and by_alias.params.size == 8
+    assert torch.equal(by_alias.images, by_size.images)
+    get_dataset("agedb-synth", "val", cache_dir=tmp_path, limit=LIMIT, img_size=8, size=8)
+    with pytest.raises(ValueError, match="Conflicting sizes .* img_size=8 and size=12"):
+        get_dataset("agedb-synth", "val", cache_dir=tmp_path, limit=LIMIT, img_size=8, size=12)

@@ -30,26 +30,29 @@ from bsam.recipes import (
 _PROTOCOL_KEYS = (
     "model", "model_kwargs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
     "lr_min_factor", "epochs", "batch_size", "descent_loss", "weights", "augmentation",
-    "eval_transform", "img_size", "rho_by_method", "select", "many", "few", "data_kwargs",
+    "eval_transform", "img_size", "channels_last", "rho_by_method", "select", "many", "few",
+    "data_kwargs",
 )  # fmt: skip
 
 #: The embedded recipe as analyses/reproduce/config.py defined it before bsam.recipes (Recipe +
-#: ReproduceConfig defaults) and its --quick settings.
-SYNTH = {
+#: ReproduceConfig defaults), kept as synth-32px, and its --quick settings.
+SYNTH_32PX = {
     "model": "resnet8", "model_kwargs": {}, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
     "weight_decay": 5e-4, "schedule": "cosine", "lr_min_factor": 0.0, "epochs": 12,
     "batch_size": 128, "descent_loss": "l1", "weights": "sqrt_inv", "augmentation": "synth",
-    "eval_transform": "none", "img_size": None,
+    "eval_transform": "none", "img_size": None, "channels_last": False,
     "rho_by_method": {"sam": 0.2, "imbsam": 0.2, "bsam": 0.2}, "select": "mae", "many": 100,
     "few": 20, "data_kwargs": {},
 }  # fmt: skip
+#: The embedded recipe since 2026-12-01 (docs/reproduce.md: 16 px, 24 epochs, channels_last).
+SYNTH = {**SYNTH_32PX, "epochs": 24, "img_size": 16, "channels_last": True}
 #: Rank-N-Contrast main_l1.py / utils.py and BSAM agedb|imdb-wiki/train.py + READMEs.
 RNC = {
     "model": "resnet18", "model_kwargs": {}, "optimizer": "sgd", "lr": 0.2, "momentum": 0.9,
     "weight_decay": 1e-4, "schedule": "cosine-epoch", "lr_min_factor": 1e-3, "epochs": 400,
     "batch_size": 256, "descent_loss": "l1", "weights": "sqrt_inv", "augmentation": "rnc",
-    "eval_transform": "resize256-center224", "img_size": 224, "select": "mae", "many": 100,
-    "few": 20, "data_kwargs": {},
+    "eval_transform": "resize256-center224", "img_size": 224, "channels_last": False,
+    "select": "mae", "many": 100, "few": 20, "data_kwargs": {},
 }  # fmt: skip
 #: DIR nyud2-dir/train.py, loaddata.py, util.py.
 NYUD2 = {
@@ -57,7 +60,8 @@ NYUD2 = {
     "lr": 1e-4, "momentum": None, "weight_decay": 1e-4, "schedule": "dir-step",
     "lr_min_factor": 0.0, "epochs": 10, "batch_size": 32, "descent_loss": "mse",
     "weights": "sqrt_inv", "augmentation": "dir-nyud2", "eval_transform": "scale240-center304x228",
-    "img_size": None, "rho_by_method": {}, "select": "rmse", "many": None, "few": None,
+    "img_size": None, "channels_last": False, "rho_by_method": {}, "select": "rmse",
+    "many": None, "few": None,
     "data_kwargs": {},
 }  # fmt: skip
 
@@ -67,7 +71,7 @@ def _protocol(recipe: Recipe) -> dict:
 
 
 def test_registry_holds_the_four_recipes():
-    assert set(RECIPES) >= {"synth", "rnc-agedb", "rnc-imdb", "dir-nyud2"}
+    assert set(RECIPES) >= {"synth", "synth-32px", "rnc-agedb", "rnc-imdb", "dir-nyud2"}
     assert all(name == r.name and r.description for name, r in RECIPES.items())
 
 
@@ -147,11 +151,21 @@ def test_unknown_recipe_and_data_set_are_one_line_errors():
         default_recipe("mnist")
 
 
+def test_synth_32px_is_the_earlier_embedded_recipe():
+    assert _protocol(get_recipe("synth-32px")) == SYNTH_32PX
+
+
 def test_old_recipe_keywords_still_build_a_recipe():
     old = {"epochs": 1, "lr": 0.05, "batch_size": 128, "optimizer": "sgd",
            "weight_decay": 5e-4, "schedule": "cosine", "rho": 0.1}  # fmt: skip
     recipe = Recipe.from_dict(old)
     assert recipe.rho_by_method == dict.fromkeys(SAM_FAMILY, 0.1) and recipe.epochs == 1
+    # the rest is what the embedded recipe was when such files were written: 32 px
+    assert _protocol(recipe) == {**SYNTH_32PX, "epochs": 1,
+                                 "rho_by_method": dict.fromkeys(SAM_FAMILY, 0.1)}
+    # a stored recipe from before channels_last trained without it
+    stored = {k: v for k, v in get_recipe("synth").to_dict().items() if k != "channels_last"}
+    assert Recipe.from_dict(stored).channels_last is False
     assert dataclasses.replace(recipe, rho=0.05).rho == 0.05
     again = Recipe.from_dict(json.loads(json.dumps(recipe.to_dict())))
     assert again == recipe
