@@ -127,8 +127,10 @@ class Recipe:
         "(bsam.data.augment_batch); the faces are rendered at 16x16 (img_size 16; --img-size 32 "
         "gives the 32 px pictures, 2.3x slower per epoch and further from converged at the same "
         "budget) and need no evaluation transform; rho 0.2 beat 0.05 on mean validation MAE of "
-        "SAM, ImbSAM and BSAM (at 32 px); docs/reproduce.md has the search and its measured "
-        "convergence"
+        "SAM, ImbSAM and BSAM (at 32 px). Not converged: on validation the 24-epoch models are "
+        "5-15 % above the same recipe run for 72 epochs (bench/bench_convergence.py, seed 0), "
+        "and the ranking of the methods changes with the budget; docs/reproduce.md has the "
+        "search and the measurements"
     )
 
     def __post_init__(self) -> None:

@@ -159,6 +159,17 @@ def claims_from_results(
                                 f"{t8['bsam'][metric]} vs {t8['sqinv'][metric]}",
                                 None if math.isnan(a - b) else a < b,
                                 _noise(hessian_std, ("bsam", metric), ("sqinv", metric), a - b)))
+        if "sam" in hessian_few:  # the control: is the flatness the balance's or SAM's?
+            a = float(hessian_few.get("bsam", {}).get("lambda_max", math.nan))
+            b = float(hessian_few["sam"].get("lambda_max", math.nan))
+            claims.append(Claim(
+                "Control (not in the paper): BSAM has a flatter few-shot region than SQINV + SAM "
+                "(λ_max smaller), i.e. its flatness is more than SAM's",
+                f"{ours('bsam', a, hessian_std, 'lambda_max', '.3g')} vs "
+                f"{ours('sam', b, hessian_std, 'lambda_max', '.3g')}",
+                "not reported",
+                None if math.isnan(a - b) else a < b,
+                _noise(hessian_std, ("bsam", "lambda_max"), ("sam", "lambda_max"), a - b)))
     return claims
 
 

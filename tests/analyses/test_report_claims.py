@@ -55,3 +55,15 @@ def test_claims_carry_their_seed_spread():
     assert best.agrees is False and best.within_noise
     lam = by["BSAM has a flatter few-shot region than SQINV (λ_max smaller)"]
     assert lam.ours == "6 ± 0.5 (n = 3) vs 5 ± 1.5 (n = 3)" and lam.within_noise
+
+
+def test_the_sam_control_reads_the_few_shot_curvature_of_sam():
+    few = {"sqinv": {"lambda_max": 9.0, "trace": 9.0}, "bsam": {"lambda_max": 5.0, "trace": 8.0},
+           "sam": {"lambda_max": 5.5, "trace": 8.5}}
+    claims = claims_from_results(MAE, few, hessian_std={"bsam": {"lambda_max": 0.4},
+                                                         "sam": {"lambda_max": 0.4}})
+    control = next(c for c in claims if c.text.startswith("Control"))
+    assert control.agrees is True and control.within_noise  # 0.5 < sqrt(0.4² + 0.4²)
+    assert control.paper == "not reported" and control.ours == "5 ± 0.4 vs 5.5 ± 0.4"
+    del few["sam"]
+    assert not any(c.text.startswith("Control") for c in claims_from_results(MAE, few))
