@@ -103,8 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_jobs,
         default="auto",
         help="train up to N runs (then surfaces, curvature and sharpness profiles) side by side, "
-        "each in its own process with cores/N threads; auto (default): one per core on the "
-        "CPU, 1 on a GPU",
+        "each in its own process with cores/N threads; auto: one per core on the CPU, 1 on a "
+        "GPU (default: auto)",
     )
     p.add_argument(
         "--list-runs",
