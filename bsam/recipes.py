@@ -414,7 +414,6 @@ _DIR_NYUD2 = Recipe(
     ),
 )
 
-#: The registry of named recipes.
 #: The embedded recipe before it moved to 16 px (until 2026-12-01): 32 px, 12 epochs, the default
 #: memory format. Its runs resolve to the very run folders of that time (tested), so results
 #: made then stay comparable; an old ``config.json`` recipe without a name is this one.
@@ -431,6 +430,7 @@ _SYNTH_32PX = Recipe(
     ),
 )
 
+#: The registry of named recipes.
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (

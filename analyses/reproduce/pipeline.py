@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyses.reproduce import results as res
-from analyses.reproduce.config import ReproduceConfig
+from analyses.reproduce.config import ReproduceConfig, plan_runs
 from analyses.reproduce.hessian_tables import few_shot_means
 from analyses.reproduce.lock import output_lock
 from analyses.reproduce.paper import paper_tables
@@ -75,7 +76,8 @@ def reproduce(
     ``jobs`` training runs (then surfaces, Hessian results and sharpness profiles) are computed
     side by side, each in its own process with its share of the cores
     (:mod:`analyses.reproduce.jobs`); the files written do not depend on it (``bsam
-    reproduce`` passes ``--jobs auto``: :func:`~analyses.reproduce.processes.auto_jobs`). The per-sample stages (surface, hessian, sharpness) are skipped, with the reason in
+    reproduce`` passes ``--jobs auto``: :func:`~analyses.reproduce.processes.auto_jobs`). The
+    per-sample stages (surface, hessian, sharpness) are skipped, with the reason in
     :attr:`ReproduceResult.skipped`, for dense targets
     (:func:`~analyses.reproduce.stages.skipped_stages`).
 
@@ -195,15 +197,14 @@ def _training_time(result: ReproduceResult, train_s: float) -> str:
 
 
 def _seeds_row(cfg: ReproduceConfig) -> str:
-    """The report's seeds row: which methods get every seed and which one (n = 1)."""
-    many = [m for m in cfg.methods if m in cfg.multi_seed]
-    one = [m for m in cfg.methods if m not in cfg.multi_seed]
-    if cfg.tables_5_7:
-        one += ["bsam-vanilla-descent", "bsam-inv"]
-    text = f"{list(cfg.seeds)} for {', '.join(many)}" if many else ""
-    if one and len(cfg.seeds) > 1:
-        text += ("; " if text else "") + f"the first seed only (n = 1) for {', '.join(one)}"
-    return text or f"{list(cfg.seeds)}"
+    """The report's seeds row: which runs of the plan get every seed and which one (n = 1)."""
+    counts = Counter(spec.name for spec in plan_runs(cfg))
+    many = [name for name, n in counts.items() if n == len(cfg.seeds)]
+    one = [name for name, n in counts.items() if n < len(cfg.seeds)]
+    text = f"{list(cfg.seeds)} for {', '.join(many)}"
+    if one:
+        text += f"; the first seed only (n = 1) for {', '.join(one)}"
+    return text
 
 
 def summary(result: ReproduceResult) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "job_threads",
     "check_jobs",
     "run_tasks",
+    "run_each",
 ]
 
 log = logging.getLogger("bsam.reproduce")
@@ -149,6 +150,20 @@ def run_tasks(tasks: Sequence[Task], *, jobs: int, threads: int | None = None) -
         for conn in running:
             conn.close()
     return done
+
+
+def run_each(jobs: int, calls: Sequence[tuple[str, Callable[..., Any], tuple]]) -> None:
+    """``fn(*args)`` of each ``(name, fn, args)``: here, one after the other, or with
+    ``jobs > 1`` (and more than one call) as :func:`run_tasks` in up to ``jobs`` children.
+
+    The last argument of each call is its ``quiet`` flag; a child gets ``True`` there (the
+    children's progress bars would interleave).
+    """
+    if jobs == 1 or len(calls) <= 1:
+        for _, fn, args in calls:
+            fn(*args)
+        return
+    run_tasks([Task(name, fn, (*args[:-1], True)) for name, fn, args in calls], jobs=jobs)
 
 
 def _child(task: Task, threads: int, conn: Connection) -> None:

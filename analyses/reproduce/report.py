@@ -148,28 +148,25 @@ def claims_from_results(
                             f"sam {p['sam']['all']}, imbsam {p['imbsam']['all']}, bsam {p['bsam']['all']}",
                             winner == "bsam",
                             _noise(mae_std, (winner, "all"), (runner_up, "all"), low - second)))
+    def flatter(text: str, other: str, metric: str, paper: str) -> Claim:
+        """BSAM's few-shot ``metric`` below ``other``'s."""
+        a = float(hessian_few.get("bsam", {}).get(metric, math.nan))
+        b = float(hessian_few.get(other, {}).get(metric, math.nan))
+        return Claim(text, f"{ours('bsam', a, hessian_std, metric, '.3g')} vs "
+                     f"{ours(other, b, hessian_std, metric, '.3g')}", paper,
+                     None if math.isnan(a - b) else a < b,
+                     _noise(hessian_std, ("bsam", metric), (other, metric), a - b))
+
     if hessian_few:
         t8 = PAPER["table8"]
         for metric, name in (("lambda_max", "λ_max"), ("trace", "trace")):
-            a = float(hessian_few.get("bsam", {}).get(metric, math.nan))
-            b = float(hessian_few.get("sqinv", {}).get(metric, math.nan))
-            claims.append(Claim(f"BSAM has a flatter few-shot region than SQINV ({name} smaller)",
-                                f"{ours('bsam', a, hessian_std, metric, '.3g')} vs "
-                                f"{ours('sqinv', b, hessian_std, metric, '.3g')}",
-                                f"{t8['bsam'][metric]} vs {t8['sqinv'][metric]}",
-                                None if math.isnan(a - b) else a < b,
-                                _noise(hessian_std, ("bsam", metric), ("sqinv", metric), a - b)))
+            claims.append(flatter(f"BSAM has a flatter few-shot region than SQINV ({name} smaller)",
+                                  "sqinv", metric, f"{t8['bsam'][metric]} vs {t8['sqinv'][metric]}"))
         if "sam" in hessian_few:  # the control: is the flatness the balance's or SAM's?
-            a = float(hessian_few.get("bsam", {}).get("lambda_max", math.nan))
-            b = float(hessian_few["sam"].get("lambda_max", math.nan))
-            claims.append(Claim(
+            claims.append(flatter(
                 "Control (not in the paper): BSAM has a flatter few-shot region than SQINV + SAM "
                 "(λ_max smaller), i.e. its flatness is more than SAM's",
-                f"{ours('bsam', a, hessian_std, 'lambda_max', '.3g')} vs "
-                f"{ours('sam', b, hessian_std, 'lambda_max', '.3g')}",
-                "not reported",
-                None if math.isnan(a - b) else a < b,
-                _noise(hessian_std, ("bsam", "lambda_max"), ("sam", "lambda_max"), a - b)))
+                "sam", "lambda_max", "not reported"))
     return claims
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from analyses.reproduce.cache import StageCache, stage_key
 from analyses.reproduce.config import ReproduceConfig
+from analyses.reproduce.processes import run_each
 from analyses.reproduce.stages import RunOutput
 
 __all__ = ["sharpness_settings", "sharpness_path", "sharpness_stage"]
@@ -69,10 +70,8 @@ def sharpness_stage(
         ``{(method, seed): profile JSON}`` (:func:`analyses.sharpness.save_profiles` layout:
         ``{"profiles": [one profile], "balance": ...}``).
     """
-    from analyses.reproduce.stages import _run_each
-
     work = [(key, run) for key, run in sorted(runs.items()) if key[0] in cfg.sharpness_methods]
-    _run_each(jobs, [(f"sharpness of {run.out_dir.name}", _profile_of, (cfg, run, quiet))
+    run_each(jobs, [(f"sharpness of {run.out_dir.name}", _profile_of, (cfg, run, quiet))
                      for _, run in work])
     return {key: sharpness_path(cfg, run) for key, run in work}
 

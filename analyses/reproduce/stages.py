@@ -18,6 +18,7 @@ from typing import Any
 
 from analyses.reproduce.cache import StageCache, stage_key
 from analyses.reproduce.config import ReproduceConfig, RunSpec, plan_runs
+from analyses.reproduce.processes import run_each
 from bsam.checkpoint import file_hash
 from bsam.train import TrainConfig
 
@@ -176,7 +177,7 @@ def surface_stage(
     ``{method: {"1d": path, "2d": path}}``.
     """
     work = [(m, runs[(m, cfg.seeds[0])]) for m in cfg.surface_methods if (m, cfg.seeds[0]) in runs]
-    _run_each(jobs, [(f"surface of {run.out_dir.name}", _surfaces_of, (cfg, method, run, quiet))
+    run_each(jobs, [(f"surface of {run.out_dir.name}", _surfaces_of, (cfg, method, run, quiet))
                      for method, run in work])
     return {method: {k: surface_paths(cfg, run)[k] for k in ("1d", "2d")} for method, run in work}
 
@@ -204,18 +205,6 @@ def _surfaces_of(cfg: ReproduceConfig, method: str, run: RunOutput, quiet: bool)
             cache.mark_done(name, inputs, [paths[dims]])
 
 
-def _run_each(jobs: int, calls: list[tuple[str, Any, tuple]]) -> None:
-    """``fn(*args)`` for each ``(name, fn, args)``: here one after the other, or with
-    ``jobs > 1`` in up to ``jobs`` child processes (quiet: their bars would interleave)."""
-    if jobs == 1 or len(calls) <= 1:
-        for _, fn, args in calls:
-            fn(*args)
-        return
-    from analyses.reproduce.processes import Task, run_tasks
-
-    run_tasks([Task(name, fn, (*args[:-1], True)) for name, fn, args in calls], jobs=jobs)
-
-
 # -- Hessian --------------------------------------------------------------------------------------
 def hessian_path(cfg: ReproduceConfig, run: RunOutput, split: str) -> Path:
     """``<out>/hessian/<run>-<split>-<hash>.json``."""
@@ -223,13 +212,10 @@ def hessian_path(cfg: ReproduceConfig, run: RunOutput, split: str) -> Path:
     return cfg.out_dir / "hessian" / f"{run.out_dir.name}-{split}-{key}.json"
 
 
-def _hessian_settings(
-    cfg: ReproduceConfig, split: str, seed: int, method: str = "bsam"
-) -> dict[str, Any]:
+def _hessian_settings(cfg: ReproduceConfig, split: str, seed: int, method: str) -> dict[str, Any]:
     # Table 8's few-shot region for every seed (train and test samples); the larger regions
     # (every test sample, many-shot) cost up to 15x more per product, so the first seed of the
-    # region methods only. ``method`` defaults to one of the default region methods, so that
-    # callers from before ``hessian_region_methods`` get the settings they got.
+    # region methods only.
     first = seed == cfg.seeds[0] and method in cfg.hessian_region_methods
     regions = list(cfg.hessian_regions) if split == "test" and first else ["few"]
     return {
@@ -278,7 +264,7 @@ def hessian_stage(
     """
     work = [(name, seed, split, run) for (name, seed), run in sorted(runs.items())
             if name in cfg.hessian_methods for split in ("test", "train")]
-    _run_each(jobs, [(f"hessian of {run.out_dir.name} ({split})", _hessian_of,
+    run_each(jobs, [(f"hessian of {run.out_dir.name} ({split})", _hessian_of,
                       (cfg, run, split, quiet)) for _, _, split, run in work])
     return {(name, seed, split): hessian_path(cfg, run, split) for name, seed, split, run in work}
 

@@ -33,7 +33,7 @@ def test_hessian_stage_key_is_unchanged_by_the_rename(tmp_path):
     cfg = ReproduceConfig(out=str(tmp_path), gram_max_bytes=0)
     run = RunOutput(RunSpec("bsam", "bsam", 0), tmp_path / "runs" / "bsam-s0-abc", {}, True)
     old = _old_settings(cfg)
-    assert _hashed(_hessian_settings(cfg, "test", 0)) == old
+    assert _hashed(_hessian_settings(cfg, "test", 0, "bsam")) == old
     assert hessian_path(cfg, run, "test").name == f"bsam-s0-abc-test-{stage_key(old)[:8]}.json"
 
 
